@@ -1,0 +1,40 @@
+"""specseg: image segmentation by spectral clustering (normalized cuts).
+
+The pipeline reads as the data flow::
+
+    image --pixel_graph--> Graph --spectral_embedding--> embedding --assign_labels--> labels
+
+:func:`segment` runs all of it; :func:`spectral_clustering` is a drop-in for
+scikit-learn's on any sparse affinity matrix.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import datasets, metrics
+from ._assign import assign_labels
+from ._clustering import canonical_labels, spectral_clustering
+from ._embedding import SpectralWarning, spectral_embedding
+from ._graph import Graph, pixel_graph
+from ._refine import refine_ncut
+from ._segment import segment
+from .metrics import ncut_value
+
+try:
+    __version__ = version("specseg")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "Graph",
+    "SpectralWarning",
+    "assign_labels",
+    "canonical_labels",
+    "datasets",
+    "metrics",
+    "ncut_value",
+    "pixel_graph",
+    "refine_ncut",
+    "segment",
+    "spectral_clustering",
+    "spectral_embedding",
+]

@@ -1,0 +1,101 @@
+"""Affinity graph -> labels: the drop-in ``spectral_clustering``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._assign import ASSIGN_METHODS, assign_labels
+from ._embedding import SOLVERS, _embed
+from ._refine import refine_ncut
+from ._validation import check_affinity, check_n_segments, check_option, check_random_state
+
+__all__ = ["spectral_clustering"]
+
+
+def spectral_clustering(
+    affinity,
+    n_clusters=8,
+    *,
+    solver="auto",
+    assign="cluster_qr",
+    refine=True,
+    tol=None,
+    random_state=None,
+):
+    """Partition a graph by the normalized cut (spectral clustering).
+
+    A drop-in for :func:`sklearn.cluster.spectral_clustering` on a sparse
+    symmetric affinity matrix: it accepts what scikit-learn accepts, including
+    ``sklearn.feature_extraction.image.img_to_graph`` output with its diagonal
+    (self-loops are ignored, as they do not change a normalized cut).
+
+    Parameters
+    ----------
+    affinity : (n, n) sparse matrix or ndarray
+        Symmetric non-negative affinities.
+    n_clusters : int, optional
+        Number of clusters.
+    solver : {"auto", "arpack", "lobpcg", "amg", "dense"}, optional
+        Eigensolver, see :func:`spectral_embedding`.
+    assign : {"cluster_qr", "kmeans", "discretize"}, optional
+        Label assignment, see :func:`assign_labels`.
+    refine : bool, optional
+        Polish the labels by local moves that lower the normalized cut
+        (:func:`refine_ncut`); the objective never rises.
+    tol : float, optional
+        Eigensolver tolerance.
+    random_state : None, int or numpy.random.Generator, optional
+        Seeds every random choice. The same value gives the same labels.
+
+    Returns
+    -------
+    labels : (n,) ndarray of int
+        Cluster labels in ``0 .. n_clusters - 1``.
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> block = np.ones((3, 3))
+    >>> affinity = sparse.block_diag([block, block]).tolil()
+    >>> affinity[2, 3] = affinity[3, 2] = 0.01
+    >>> spectral_clustering(affinity, 2)
+    array([0, 0, 0, 1, 1, 1])
+    """
+    affinity = check_affinity(affinity)
+    n_clusters = check_n_segments(n_clusters, affinity.shape[0])
+    check_option("solver", solver, SOLVERS)
+    check_option("assignment method", assign, ASSIGN_METHODS)
+    rng = check_random_state(random_state)
+    return _cluster(affinity, n_clusters, solver=solver, assign=assign, refine=refine,
+                    tol=tol, rng=rng)[0]
+
+
+def _cluster(affinity, n_clusters, *, solver, assign, refine, tol, rng):
+    """Embed, assign and refine a validated graph; returns ``(labels, embedding result)``."""
+    result = _embed(affinity, n_clusters, solver=solver, tol=tol, rng=rng)
+    labels = assign_labels(result.embedding, n_clusters, method=assign, random_state=rng)
+    if refine and n_clusters > 1:
+        labels = refine_ncut(affinity, labels)
+    return labels, result
+
+
+def canonical_labels(labels):
+    """Renumber labels ``>= 0`` by order of first appearance in raster order.
+
+    Negative labels (outside the mask) are kept as they are.
+
+    Examples
+    --------
+    >>> canonical_labels(np.array([[5, 5, 2], [-1, 7, 2]]))
+    array([[ 0,  0,  1],
+           [-1,  2,  1]])
+    """
+    labels = np.asarray(labels)
+    flat = labels.ravel()
+    inside = flat >= 0
+    values, first, inverse = np.unique(flat[inside], return_index=True, return_inverse=True)
+    rank = np.empty(values.size, dtype=np.intp)
+    rank[np.argsort(first, kind="stable")] = np.arange(values.size)
+    out = np.full(flat.shape, -1, dtype=np.intp)
+    out[inside] = rank[inverse.ravel()]
+    return out.reshape(labels.shape)

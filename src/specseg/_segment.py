@@ -1,0 +1,83 @@
+"""Image -> labels: :func:`segment` composes graph, embedding and assignment."""
+
+from __future__ import annotations
+
+from ._assign import ASSIGN_METHODS
+from ._clustering import _cluster, canonical_labels
+from ._embedding import SOLVERS
+from ._graph import pixel_graph
+from ._validation import check_n_segments, check_option, check_random_state
+
+__all__ = ["segment"]
+
+
+def segment(
+    image,
+    n_segments=8,
+    *,
+    mask=None,
+    channel_axis=None,
+    beta=1.0,
+    connectivity=1,
+    spacing=None,
+    solver="auto",
+    assign="cluster_qr",
+    refine=True,
+    random_state=None,
+):
+    """Segment a 2-D or 3-D image by the normalized cut of its pixel graph.
+
+    Parameters
+    ----------
+    image : (M, N[, P][, C]) array_like
+        Grey or multichannel image of any real dtype.
+    n_segments : int, optional
+        Number of segments.
+    mask : (M, N[, P]) array_like of bool, optional
+        Pixels to segment (nonzero = inside). Pixels outside get label -1.
+    channel_axis : int, optional
+        Axis holding colour channels; None for a single-channel image.
+    beta : float, optional
+        Sharpness of the intensity kernel, see :func:`pixel_graph`.
+    connectivity : int, optional
+        Neighbourhood, see :func:`pixel_graph`.
+    spacing : sequence of float, optional
+        Pixel spacing, see :func:`pixel_graph`.
+    solver : {"auto", "arpack", "lobpcg", "amg", "dense"}, optional
+        Eigensolver, see :func:`spectral_embedding`.
+    assign : {"cluster_qr", "kmeans", "discretize"}, optional
+        Label assignment, see :func:`assign_labels`.
+    refine : bool, optional
+        Polish the labels by local moves that lower the normalized cut.
+    random_state : None, int or numpy.random.Generator, optional
+        Seeds every random choice; the same value gives the same labels.
+
+    Returns
+    -------
+    labels : (M, N[, P]) ndarray of int
+        -1 outside the mask and ``0 .. n_segments - 1`` inside, numbered in order
+        of each segment's first pixel in raster order.
+
+    Examples
+    --------
+    >>> from specseg.datasets import four_circles
+    >>> image, mask, truth = four_circles(60, random_state=0)
+    >>> labels = segment(image, 4, mask=mask, random_state=0)
+    >>> labels.shape, int(labels.min()), int(labels.max())
+    ((60, 60), -1, 3)
+    """
+    check_option("solver", solver, SOLVERS)
+    check_option("assignment method", assign, ASSIGN_METHODS)
+    rng = check_random_state(random_state)
+    graph = pixel_graph(
+        image,
+        mask=mask,
+        channel_axis=channel_axis,
+        connectivity=connectivity,
+        beta=beta,
+        spacing=spacing,
+    )
+    n_segments = check_n_segments(n_segments, graph.n_nodes)
+    labels, _ = _cluster(graph.affinity, n_segments, solver=solver, assign=assign,
+                         refine=refine, tol=None, rng=rng)
+    return canonical_labels(graph.to_image(labels))

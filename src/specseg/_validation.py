@@ -1,0 +1,276 @@
+"""One place that checks images, masks, options, random states and graphs.
+
+Every public entry point calls these helpers before doing any expensive work, so
+that a bad argument fails fast with a message that names the bad value and the fix.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from scipy import sparse
+
+__all__ = [
+    "check_affinity",
+    "check_image",
+    "check_mask",
+    "check_n_segments",
+    "check_option",
+    "check_positive_float",
+    "check_random_state",
+]
+
+
+def check_option(name, value, valid):
+    """Check that a string strategy option is one of ``valid``.
+
+    Examples
+    --------
+    >>> check_option("solver", "amg", ("arpack", "amg"))
+    'amg'
+    >>> check_option("solver", "fast", ("arpack", "amg"))
+    Traceback (most recent call last):
+    ...
+    ValueError: 'fast' is not a valid solver. Valid solvers are 'arpack', 'amg'.
+    """
+    if not isinstance(value, str) or value not in valid:
+        listed = ", ".join(repr(v) for v in valid)
+        raise ValueError(f"{value!r} is not a valid {name}. Valid {name}s are {listed}.")
+    return value
+
+
+def check_positive_float(name, value, *, allow_zero=False):
+    """Return ``value`` as a float, refusing NaN, inf, negative (and zero unless allowed)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}.")
+    value = float(value)
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}.")
+    return value
+
+
+def check_random_state(random_state):
+    """Normalise ``random_state`` to a :class:`numpy.random.Generator`.
+
+    ``None`` gives a generator with a fixed seed (0), so that results reproduce by
+    default; pass an integer or a Generator to vary them. The global NumPy random
+    state is never used.
+
+    Examples
+    --------
+    >>> rng = check_random_state(3)
+    >>> isinstance(rng, np.random.Generator)
+    True
+    """
+    if random_state is None:
+        return np.random.default_rng(0)
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"random_state must be a non-negative integer, got {random_state}.")
+        return np.random.default_rng(int(random_state))
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(2**31 - 1))
+    raise TypeError(
+        "random_state must be None, an int or a numpy.random.Generator, "
+        f"got {type(random_state).__name__}."
+    )
+
+
+def _derive_seed(rng):
+    """Draw one integer seed from ``rng`` for libraries that want an int."""
+    return int(rng.integers(0, 2**31 - 1))
+
+
+def check_image(image, *, channel_axis=None):
+    """Validate an image and return it as float64 with channels last.
+
+    Parameters
+    ----------
+    image : (M, N[, P][, C]) array_like
+        2-D or 3-D image, with an optional channel axis named by ``channel_axis``.
+    channel_axis : int or None
+        Axis holding the channels (colour), or None for a single-channel image.
+
+    Returns
+    -------
+    image : (M, N[, P], C) ndarray of float64
+        The image with its channel axis moved last (C == 1 for grey images).
+
+    Examples
+    --------
+    >>> check_image(np.zeros((4, 5), dtype=np.uint8)).shape
+    (4, 5, 1)
+    >>> check_image(np.zeros((3, 4, 5)), channel_axis=0).shape
+    (4, 5, 3)
+    """
+    if isinstance(image, np.matrix):
+        image = np.asarray(image)
+    image = np.asarray(image)
+    if image.dtype == object or np.iscomplexobj(image) or not (
+        np.issubdtype(image.dtype, np.number) or image.dtype == bool
+    ):
+        raise TypeError(
+            f"image has dtype {image.dtype}, which cannot be segmented; "
+            "pass a real-valued numeric or boolean array (e.g. image.real or image.astype(float))."
+        )
+    if channel_axis is not None:
+        if isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral):
+            raise TypeError(f"channel_axis must be an int or None, got {channel_axis!r}.")
+        if not -image.ndim <= channel_axis < image.ndim:
+            raise ValueError(
+                f"channel_axis={channel_axis} is out of range for an image with "
+                f"{image.ndim} dimensions."
+            )
+        image = np.moveaxis(image, channel_axis, -1)
+    else:
+        image = image[..., np.newaxis]
+    spatial_ndim = image.ndim - 1
+    if spatial_ndim not in (2, 3):
+        hint = (
+            " For a colour image pass channel_axis=-1." if spatial_ndim == 3 or spatial_ndim > 3
+            else ""
+        )
+        raise ValueError(
+            f"image must be 2-D or 3-D (plus an optional channel axis), got spatial shape "
+            f"{image.shape[:-1]}.{hint}"
+        )
+    if image.size == 0:
+        raise ValueError(f"image is empty (shape {image.shape[:-1]}); pass a non-empty image.")
+    if image.dtype != np.float64:
+        image = image.astype(np.float64)
+    if not np.isfinite(image).all():
+        raise ValueError(
+            "image contains NaN or inf values; replace them (e.g. np.nan_to_num) or "
+            "exclude them with a mask after filling them."
+        )
+    return image
+
+
+def check_mask(mask, spatial_shape):
+    """Validate a mask and return it as a boolean array, or None.
+
+    A non-boolean mask is accepted: nonzero values are inside (so 0/255 masks work).
+
+    Examples
+    --------
+    >>> check_mask(np.array([[0, 255], [255, 0]]), (2, 2))
+    array([[False,  True],
+           [ True, False]])
+    """
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.shape != tuple(spatial_shape):
+        raise ValueError(
+            f"mask has shape {mask.shape} but the image's spatial shape is "
+            f"{tuple(spatial_shape)}; they must match."
+        )
+    if mask.dtype != bool:
+        if not (np.issubdtype(mask.dtype, np.number)):
+            raise TypeError(f"mask must be boolean or numeric, got dtype {mask.dtype}.")
+        mask = mask != 0
+    if not mask.any():
+        raise ValueError("mask is empty (no True pixel); nothing to segment.")
+    return mask
+
+
+def check_n_segments(n_segments, n_nodes, *, allow_auto=False):
+    """Validate a number of segments against the number of nodes.
+
+    Examples
+    --------
+    >>> check_n_segments(3, 10)
+    3
+    >>> check_n_segments(0, 10)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_segments must be >= 1, got 0.
+    """
+    if allow_auto and isinstance(n_segments, str) and n_segments == "auto":
+        return n_segments
+    if isinstance(n_segments, bool) or not isinstance(n_segments, numbers.Integral):
+        if isinstance(n_segments, float) and n_segments.is_integer():
+            n_segments = int(n_segments)
+        else:
+            extra = ' or "auto"' if allow_auto else ""
+            raise TypeError(f"n_segments must be an integer{extra}, got {n_segments!r}.")
+    n_segments = int(n_segments)
+    if n_segments < 1:
+        raise ValueError(f"n_segments must be >= 1, got {n_segments}.")
+    if n_segments > n_nodes:
+        raise ValueError(
+            f"n_segments={n_segments} is more than the {n_nodes} pixels (nodes) to segment; "
+            "ask for fewer segments."
+        )
+    return n_segments
+
+
+def check_affinity(affinity):
+    """Validate an affinity matrix and return it as CSR without self-loops.
+
+    Accepts any SciPy sparse matrix or array, or a dense square array. The
+    diagonal is dropped (self-loops do not change a normalized cut). A matrix that
+    is not symmetric is symmetrised as ``(A + A.T) / 2`` with a warning; negative
+    or non-finite weights are refused.
+
+    Returns
+    -------
+    affinity : (n, n) scipy.sparse.csr_array of float64
+    """
+    if isinstance(affinity, np.matrix):
+        affinity = np.asarray(affinity)
+    if sparse.issparse(affinity):
+        affinity = sparse.csr_array(affinity)
+    else:
+        dense = np.asarray(affinity)
+        if dense.dtype == object or np.iscomplexobj(dense):
+            raise TypeError(f"affinity must be a real matrix, got dtype {dense.dtype}.")
+        affinity = sparse.csr_array(dense)
+    if affinity.ndim != 2 or affinity.shape[0] != affinity.shape[1]:
+        raise ValueError(f"affinity must be a square matrix, got shape {affinity.shape}.")
+    if affinity.shape[0] == 0:
+        raise ValueError("affinity is empty (0 nodes).")
+    if np.iscomplexobj(affinity.data):
+        raise TypeError("affinity must be real-valued, got complex weights.")
+    if affinity.dtype != np.float64:
+        affinity = affinity.astype(np.float64)
+    affinity.sum_duplicates()
+    if not np.isfinite(affinity.data).all():
+        raise ValueError("affinity contains NaN or inf weights; affinities must be finite.")
+    if (affinity.data < 0).any():
+        raise ValueError(
+            "affinity has negative weights; spectral clustering needs non-negative "
+            "affinities (e.g. apply np.exp(-distance / distance.std()))."
+        )
+    affinity = _drop_diagonal(affinity)
+    asym = affinity - affinity.T
+    if asym.nnz and abs(asym).max() > 1e-10 * max(abs(affinity).max(), 1.0):
+        warnings.warn(
+            "affinity is not symmetric; using (A + A.T) / 2. Pass a symmetric matrix to "
+            "silence this warning.",
+            UserWarning,
+            stacklevel=3,
+        )
+        affinity = ((affinity + affinity.T) * 0.5).tocsr()
+    affinity.eliminate_zeros()
+    return affinity
+
+
+def _drop_diagonal(matrix):
+    coo = matrix.tocoo()
+    keep = coo.row != coo.col
+    if keep.all():
+        return matrix
+    return sparse.csr_array(
+        (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=matrix.shape
+    )
+
+
+def warn_once(message, category=UserWarning, stacklevel=3):
+    """Issue a warning (thin wrapper kept for a single place to adjust categories)."""
+    warnings.warn(message, category, stacklevel=stacklevel)

@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from specseg import canonical_labels, segment
+from specseg.datasets import four_circles
+
+from .conftest import two_region_image
+
+SOLVERS = ["dense", "arpack", "lobpcg", "amg", "auto"]
+ASSIGN = ["cluster_qr", "kmeans", "discretize"]
+
+
+def test_seed_parity_mean_ari():
+    scores = []
+    for draw in range(6):
+        image, mask, truth = four_circles(100, random_state=draw)
+        labels = segment(image, 4, mask=mask, random_state=0)
+        scores.append(adjusted_rand_score(truth[mask], labels[mask]))
+    assert np.mean(scores) >= 0.97, scores
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("assign", ASSIGN)
+def test_solvers_and_assignments_agree_on_seed(solver, assign):
+    image, mask, truth = four_circles(60, random_state=3)
+    labels = segment(image, 4, mask=mask, solver=solver, assign=assign, random_state=0)
+    assert adjusted_rand_score(truth[mask], labels[mask]) > 0.9
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("assign", ASSIGN)
+def test_same_seed_same_labels(solver, assign):
+    image, mask, _ = four_circles(50, random_state=1)
+    a = segment(image, 4, mask=mask, solver=solver, assign=assign, random_state=11)
+    b = segment(image, 4, mask=mask, solver=solver, assign=assign, random_state=11)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_mask_contract():
+    image, mask, _ = four_circles(50, random_state=0)
+    labels = segment(image, 4, mask=mask)
+    assert labels.shape == image.shape
+    assert np.all(labels[~mask] == -1)
+    assert set(np.unique(labels[mask])) == {0, 1, 2, 3}
+
+
+def test_all_true_mask_equals_no_mask():
+    image = two_region_image((16, 18))
+    a = segment(image, 2)
+    b = segment(image, 2, mask=np.ones(image.shape, bool))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_labels_are_canonical():
+    image = two_region_image((16, 18))
+    labels = segment(image, 2)
+    np.testing.assert_array_equal(labels, canonical_labels(labels))
+    assert labels[0, 0] == 0
+
+
+def test_two_regions_found():
+    image = two_region_image((20, 24), noise=0.2)
+    labels = segment(image, 2)
+    truth = np.zeros(image.shape, int)
+    truth[:, 12:] = 1
+    assert adjusted_rand_score(truth.ravel(), labels.ravel()) == 1.0
+
+
+def test_colour_image(rng):
+    image = np.zeros((20, 20, 3))
+    image[:10, :, 0] = 1.0
+    image[10:, :, 2] = 1.0
+    image += 0.05 * rng.standard_normal(image.shape)
+    labels = segment(image, 2, channel_axis=-1)
+    assert labels.shape == (20, 20)
+    assert np.all(labels[:10] == 0) and np.all(labels[10:] == 1)
+
+
+def test_volume(rng):
+    volume = np.zeros((10, 10, 10))
+    volume[:, :, 5:] = 1.0
+    volume += 0.1 * rng.standard_normal(volume.shape)
+    labels = segment(volume, 2)
+    assert labels.shape == volume.shape
+    assert np.all(labels[..., :5] == 0) and np.all(labels[..., 5:] == 1)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.float32, np.float64])
+def test_dtypes_give_same_segments(dtype):
+    base = np.zeros((16, 16))
+    base[4:12, 4:12] = 200
+    base[:, :3] = 100
+    noise = np.random.default_rng(0).integers(0, 20, base.shape)
+    image = (base + noise).astype(dtype)
+    reference = segment((base + noise).astype(np.float64), 3)
+    np.testing.assert_array_equal(segment(image, 3), reference)
+
+
+def test_flip_transforms_labels():
+    image = two_region_image((16, 20), noise=0.2, seed=4)
+    labels = segment(image, 2)
+    flipped = segment(image[:, ::-1], 2)
+    assert adjusted_rand_score(labels.ravel(), flipped[:, ::-1].ravel()) == 1.0
