@@ -62,11 +62,11 @@ def test_deterministic_for_fixed_seed(small_graph, solver):
 
 
 def test_amg_ignores_and_keeps_global_rng(small_graph):
-    np.random.seed(1)
-    before = np.random.get_state()[1].copy()
+    np.random.seed(1)  # noqa: NPY002
+    before = np.random.get_state()[1].copy()  # noqa: NPY002
     a = spectral_embedding(small_graph, 3, solver="amg", random_state=0)
-    np.testing.assert_array_equal(np.random.get_state()[1], before)
-    np.random.seed(99)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)  # noqa: NPY002
+    np.random.seed(99)  # noqa: NPY002
     b = spectral_embedding(small_graph, 3, solver="amg", random_state=0)
     np.testing.assert_array_equal(a, b)
 

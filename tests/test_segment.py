@@ -102,3 +102,18 @@ def test_flip_transforms_labels():
     labels = segment(image, 2)
     flipped = segment(image[:, ::-1], 2)
     assert adjusted_rand_score(labels.ravel(), flipped[:, ::-1].ravel()) == 1.0
+
+
+def test_progress_and_info():
+    image, mask, _ = four_circles(40, random_state=0)
+    calls = []
+    labels, info = segment(
+        image, 4, mask=mask, progress=lambda stage, done: calls.append((stage, done)),
+        return_info=True,
+    )
+    stages = [c[0] for c in calls if c[1] == 1.0]
+    assert stages == ["graph", "embedding", "assignment", "refinement"]
+    assert set(info["timings"]) == set(stages)
+    assert info["n_segments"] == 4 and len(info["eigenvalues"]) == 4
+    assert info["n_nodes"] == int(mask.sum())
+    assert 0 <= info["ncut"] < 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 
 from ._assign import ASSIGN_METHODS, assign_labels
@@ -70,13 +72,24 @@ def spectral_clustering(
                     tol=tol, rng=rng)[0]
 
 
-def _cluster(affinity, n_clusters, *, solver, assign, refine, tol, rng):
-    """Embed, assign and refine a validated graph; returns ``(labels, embedding result)``."""
-    result = _embed(affinity, n_clusters, solver=solver, tol=tol, rng=rng)
-    labels = assign_labels(result.embedding, n_clusters, method=assign, random_state=rng)
+def _cluster(affinity, n_clusters, *, solver, assign, refine, tol, rng, stages=None):
+    """Embed, assign and refine a validated graph; returns ``(labels, embedding result)``.
+
+    ``stages`` is an optional stage clock (see ``_segment._StageClock``).
+    """
+    stage = stages if stages is not None else _no_stage
+    with stage("embedding"):
+        result = _embed(affinity, n_clusters, solver=solver, tol=tol, rng=rng)
+    with stage("assignment"):
+        labels = assign_labels(result.embedding, n_clusters, method=assign, random_state=rng)
     if refine and n_clusters > 1:
-        labels = refine_ncut(affinity, labels)
+        with stage("refinement"):
+            labels = refine_ncut(affinity, labels)
     return labels, result
+
+
+def _no_stage(name):
+    return nullcontext()
 
 
 def canonical_labels(labels):

@@ -312,12 +312,12 @@ def _isolated_global_rng(seed):
     interleaving their draws.
     """
     with _GLOBAL_RNG_LOCK:
-        state = np.random.get_state()
-        np.random.seed(seed)
+        state = np.random.get_state()  # noqa: NPY002
+        np.random.seed(seed)  # noqa: NPY002
         try:
             yield
         finally:
-            np.random.set_state(state)
+            np.random.set_state(state)  # noqa: NPY002
 
 
 _GLOBAL_RNG_LOCK = threading.Lock()

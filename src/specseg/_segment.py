@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from ._assign import ASSIGN_METHODS
 from ._clustering import _cluster, canonical_labels
 from ._embedding import SOLVERS
@@ -24,6 +26,8 @@ def segment(
     assign="cluster_qr",
     refine=True,
     random_state=None,
+    progress=None,
+    return_info=False,
 ):
     """Segment a 2-D or 3-D image by the normalized cut of its pixel graph.
 
@@ -51,12 +55,22 @@ def segment(
         Polish the labels by local moves that lower the normalized cut.
     random_state : None, int or numpy.random.Generator, optional
         Seeds every random choice; the same value gives the same labels.
+    progress : callable, optional
+        Called as ``progress(stage, fraction)`` when a stage starts
+        (``fraction=0.0``) and ends (``1.0``); stages are "graph", "embedding",
+        "assignment" and "refinement". For progress bars and logging.
+    return_info : bool, optional
+        Also return a dict describing the run: ``n_segments``, ``solver``,
+        ``eigenvalues``, ``ncut``, ``n_nodes``, ``n_components`` (connected
+        components of the graph) and ``timings`` (seconds per stage).
 
     Returns
     -------
     labels : (M, N[, P]) ndarray of int
         -1 outside the mask and ``0 .. n_segments - 1`` inside, numbered in order
         of each segment's first pixel in raster order.
+    info : dict
+        Only if ``return_info``.
 
     Examples
     --------
@@ -69,15 +83,61 @@ def segment(
     check_option("solver", solver, SOLVERS)
     check_option("assignment method", assign, ASSIGN_METHODS)
     rng = check_random_state(random_state)
-    graph = pixel_graph(
-        image,
-        mask=mask,
-        channel_axis=channel_axis,
-        connectivity=connectivity,
-        beta=beta,
-        spacing=spacing,
-    )
+    stages = _StageClock(progress)
+    with stages("graph"):
+        graph = pixel_graph(
+            image,
+            mask=mask,
+            channel_axis=channel_axis,
+            connectivity=connectivity,
+            beta=beta,
+            spacing=spacing,
+        )
     n_segments = check_n_segments(n_segments, graph.n_nodes)
-    labels, _ = _cluster(graph.affinity, n_segments, solver=solver, assign=assign,
-                         refine=refine, tol=None, rng=rng)
-    return canonical_labels(graph.to_image(labels))
+    node_labels, result = _cluster(graph.affinity, n_segments, solver=solver, assign=assign,
+                              refine=refine, tol=None, rng=rng, stages=stages)
+    labels = canonical_labels(graph.to_image(node_labels))
+    if not return_info:
+        return labels
+    from .metrics import ncut_value
+
+    info = {
+        "n_segments": n_segments,
+        "n_nodes": graph.n_nodes,
+        "solver": result.solver,
+        "assign": assign,
+        "eigenvalues": result.eigenvalues.tolist(),
+        "n_components": result.n_components,
+        "ncut": ncut_value(graph.affinity, node_labels),
+        "timings": dict(stages.timings),
+    }
+    return labels, info
+
+
+class _StageClock:
+    """Times named stages and reports them to an optional progress callback."""
+
+    def __init__(self, progress=None):
+        self.progress = progress
+        self.timings = {}
+
+    def __call__(self, stage):
+        return _Stage(self, stage)
+
+
+class _Stage:
+    def __init__(self, clock, name):
+        self.clock, self.name = clock, name
+
+    def __enter__(self):
+        if self.clock.progress is not None:
+            self.clock.progress(self.name, 0.0)
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        elapsed = time.perf_counter() - self.start
+        self.clock.timings[self.name] = self.clock.timings.get(self.name, 0.0) + elapsed
+        if self.clock.progress is not None and exc[0] is None:
+            self.clock.progress(self.name, 1.0)
+        return False

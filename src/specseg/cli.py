@@ -24,8 +24,8 @@ def main():
               help="Random seed for the noise and the solver.")
 def demo(size, output, seed):
     """Run the seed example (four noisy circles) and save its figure."""
-    from .datasets import four_circles
     from ._segment import segment
+    from .datasets import four_circles
     from .metrics import adjusted_rand_score
     from .plot import figure
 
