@@ -32,17 +32,17 @@ References
 
 from __future__ import annotations
 
-import threading
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg, sparse
 from scipy.sparse import csgraph
-from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh, lobpcg
+from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh
 
-from ._validation import _derive_seed, check_affinity, check_option, check_random_state
+from ._lobpcg import _svqb, lobpcg_smallest
+from ._multigrid import build_hierarchy
+from ._validation import check_affinity, check_option, check_random_state
 
 __all__ = ["SOLVERS", "spectral_embedding"]
 
@@ -66,6 +66,7 @@ class EmbeddingResult:
     eigenvalues: np.ndarray  # (k,), ascending
     solver: str  # solver that produced the answer
     n_components: int  # connected components of the graph
+    residuals: np.ndarray  # (k,) ||L_sym u - lambda u|| of each eigenpair
 
 
 def spectral_embedding(
@@ -89,7 +90,8 @@ def spectral_embedding(
         "dense" uses LAPACK on the full matrix (small graphs); "arpack" uses
         shift-invert Lanczos (accurate, memory grows with the LU factor);
         "lobpcg" is unpreconditioned LOBPCG; "amg" is LOBPCG preconditioned by a
-        pyamg smoothed-aggregation hierarchy, started from the solution on its
+        smoothed-aggregation multigrid block V-cycle (see ``_multigrid``), started
+        from the solution on its
         coarsest level. "auto" picks "dense", "arpack" or "amg" by graph size.
     tol : float, optional
         Residual tolerance for the iterative solvers (default: 1e-8 for
@@ -146,7 +148,7 @@ def _embed(affinity, k, *, solver, tol, rng, progress=None):
             SpectralWarning,
             stacklevel=3,
         )
-    candidates = []  # (eigenvalue, -component size, component id, nodes, vector)
+    candidates = []  # (eigenvalue, -component size, component id, nodes, vector, residual)
     solvers_used = set()
     if n_comp == 1:
         groups = [np.arange(n_nodes)]
@@ -158,24 +160,26 @@ def _embed(affinity, k, *, solver, tol, rng, progress=None):
         size = nodes.size
         if size == 1 or n_comp >= k:
             # only the indicator can rank among the k smallest eigenpairs
-            candidates.append((0.0, -size, c, nodes, np.ones(size)))
+            candidates.append((0.0, -size, c, nodes, np.ones(size), 0.0))
             continue
         sub = affinity if n_comp == 1 else affinity[nodes][:, nodes]
         k_sub = min(k, size)
-        lam, vec, used = _solve_connected(sub, k_sub, solver=solver, tol=tol, rng=rng)
+        lam, vec, residual, used = _solve_connected(sub, k_sub, solver=solver, tol=tol, rng=rng)
         solvers_used.add(used)
         for j in range(k_sub):
-            candidates.append((float(lam[j]), -size, c, nodes, vec[:, j]))
+            candidates.append((float(lam[j]), -size, c, nodes, vec[:, j], float(residual[j])))
     candidates.sort(key=lambda t: (round(t[0], 12), t[1], t[2]))
     chosen = candidates[:k]
     embedding = np.zeros((n_nodes, k))
     eigenvalues = np.empty(k)
-    for j, (lam, _, _, nodes, vec) in enumerate(chosen):
+    residuals = np.empty(k)
+    for j, (lam, _, _, nodes, vec, residual) in enumerate(chosen):
         embedding[nodes, j] = vec
         eigenvalues[j] = max(lam, 0.0)
+        residuals[j] = residual
     _fix_signs(embedding)
     used = "+".join(sorted(solvers_used)) if solvers_used else "exact"
-    return EmbeddingResult(embedding, eigenvalues, used, n_comp)
+    return EmbeddingResult(embedding, eigenvalues, used, n_comp, residuals)
 
 
 def _fix_signs(vectors):
@@ -211,7 +215,7 @@ def _resolve_solver(solver, n_nodes):
 def _solve_connected(affinity, k, *, solver, tol, rng):
     """Smallest ``k`` eigenpairs of a connected graph, with a fallback chain.
 
-    Returns ``(eigenvalues, v, solver_used)`` with ``v = D^{-1/2} u``.
+    Returns ``(eigenvalues, v, residual_norms, solver_used)`` with ``v = D^{-1/2} u``.
     """
     n = affinity.shape[0]
     laplacian, sqrt_degree = _normalized_laplacian(affinity)
@@ -240,7 +244,7 @@ def _solve_connected(affinity, k, *, solver, tol, rng):
                 SpectralWarning,
                 stacklevel=4,
             )
-        return lam, u / sqrt_degree[:, None], name
+        return lam, u / sqrt_degree[:, None], residual, name
     raise RuntimeError("every eigensolver failed: " + "; ".join(errors))
 
 
@@ -251,7 +255,7 @@ def _converged(residual, tol):
 
 def _rayleigh_ritz(laplacian, u):
     """Orthonormalize ``u``, diagonalize ``L_sym`` on its span, and report residuals."""
-    q, _ = np.linalg.qr(u)
+    q = _svqb(u)
     lq = laplacian @ q
     small = q.T @ lq
     lam, rot = np.linalg.eigh((small + small.T) / 2)
@@ -289,75 +293,61 @@ def _solve_lobpcg(laplacian, sqrt_degree, k, *, tol, rng, preconditioner=None, s
     if k == 1:
         return trivial
     x = rng.standard_normal((n, k - 1)) if start is None else start
-    rtol = 1e-6 if tol is None else tol
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        _, vectors = lobpcg(
-            laplacian,
-            x,
-            M=preconditioner,
-            Y=trivial,
-            tol=rtol,
-            maxiter=500 if preconditioner is None else 200,
-            largest=False,
-        )
+    # L_sym has norm <= 2, so an absolute residual tolerance is also a relative one
+    _, vectors, _, _ = lobpcg_smallest(
+        laplacian,
+        x,
+        M=preconditioner,
+        Y=trivial,
+        tol=1e-6 if tol is None else tol,
+        maxiter=1000 if preconditioner is None else 200,
+    )
     return np.hstack([trivial, vectors])
 
 
-@contextmanager
-def _isolated_global_rng(seed):
-    """Run code that draws from the global NumPy RNG (pyamg) reproducibly.
-
-    The global state is seeded, then restored; a lock keeps threads from
-    interleaving their draws.
-    """
-    with _GLOBAL_RNG_LOCK:
-        state = np.random.get_state()  # noqa: NPY002
-        np.random.seed(seed)  # noqa: NPY002
-        try:
-            yield
-        finally:
-            np.random.set_state(state)  # noqa: NPY002
-
-
-_GLOBAL_RNG_LOCK = threading.Lock()
-
-
 def _solve_amg(laplacian, sqrt_degree, k, *, tol, rng):
-    import pyamg
-
     n = laplacian.shape[0]
-    trivial = sqrt_degree / np.linalg.norm(sqrt_degree)
+    # the shift makes the preconditioned operator definite; it is far below the
+    # eigenvalues that matter and does not enter the eigenproblem itself
     shifted = (laplacian + 1e-8 * sparse.identity(n, format="csr")).tocsr()
-    with _isolated_global_rng(_derive_seed(rng)):
-        ml = pyamg.smoothed_aggregation_solver(
-            shifted, B=trivial[:, None], symmetry="hermitian", max_coarse=max(500, 4 * k)
-        )
-    start = _coarse_start(ml, k, rng)
-    preconditioner = ml.aspreconditioner(cycle="V")
+    ml = build_hierarchy(shifted, sqrt_degree)
+    start = _cascade(ml, k, tol=tol, rng=rng)
     return _solve_lobpcg(
-        laplacian, sqrt_degree, k, tol=tol, rng=rng, preconditioner=preconditioner, start=start
+        laplacian, sqrt_degree, k, tol=tol, rng=rng, preconditioner=ml.vcycle, start=start
     )
 
 
-def _coarse_start(ml, k, rng):
-    """Interpolate the smallest eigenvectors of the coarsest level to the finest.
+def _cascade(ml, k, *, tol, rng):
+    """Starting vectors for the finest level, solved level by level from the coarsest.
 
-    The coarse problem is the Galerkin projection ``(P^T A P) y = mu (P^T P) y``,
-    i.e. Rayleigh-Ritz on the span of the composite prolongator.
+    Level ``l`` has the Galerkin pencil ``(P^T A P) y = mu (P^T M P) y`` (the
+    Rayleigh-Ritz projection of the fine problem onto its coarse space). The
+    coarsest is solved densely; each finer level starts from the interpolated
+    solution of the level below and runs a few preconditioned LOBPCG steps with
+    the V-cycle that starts at that level.
     """
     levels = ml.levels
-    mass = sparse.identity(levels[0].A.shape[0], format="csr")
+    masses = [None]
     for level in levels[:-1]:
-        mass = (level.P.T @ mass @ level.P).tocsr()
+        previous = masses[-1]
+        mass = level.P.T @ level.P if previous is None else level.P.T @ previous @ level.P
+        masses.append(sparse.csr_array(mass))
     coarse = levels[-1].A.toarray()
-    n_coarse = coarse.shape[0]
-    want = min(k, n_coarse)
-    _, y = linalg.eigh(coarse, mass.toarray(), subset_by_index=[0, want - 1])
-    for level in reversed(levels[:-1]):
-        y = level.P @ y
+    want = min(k, coarse.shape[0])
+    _, y = linalg.eigh(coarse, masses[-1].toarray(), subset_by_index=[0, want - 1])
     if want < k:
         y = np.hstack([y, rng.standard_normal((y.shape[0], k - want))])
+    for i in range(len(levels) - 2, 0, -1):
+        y = levels[i].P @ y
+        _, y, _, _ = lobpcg_smallest(
+            levels[i].A,
+            y,
+            B=masses[i],
+            M=ml.cycle_from(i),
+            tol=1e-6 if tol is None else tol,
+            maxiter=30,
+        )
+    y = levels[0].P @ y if len(levels) > 1 else y
     return np.ascontiguousarray(y[:, 1:])
 
 

@@ -61,8 +61,9 @@ def segment(
         "assignment" and "refinement". For progress bars and logging.
     return_info : bool, optional
         Also return a dict describing the run: ``n_segments``, ``solver``,
-        ``eigenvalues``, ``ncut``, ``n_nodes``, ``n_components`` (connected
-        components of the graph) and ``timings`` (seconds per stage).
+        ``eigenvalues``, ``residuals`` (eigen-residual norms), ``ncut``,
+        ``n_nodes``, ``n_components`` (connected components of the graph) and
+        ``timings`` (seconds per stage).
 
     Returns
     -------
@@ -107,6 +108,7 @@ def segment(
         "solver": result.solver,
         "assign": assign,
         "eigenvalues": result.eigenvalues.tolist(),
+        "residuals": result.residuals.tolist(),
         "n_components": result.n_components,
         "ncut": ncut_value(graph.affinity, node_labels),
         "timings": dict(stages.timings),

@@ -1,0 +1,159 @@
+"""A lean block LOBPCG for the few smallest eigenpairs of a large sparse pencil.
+
+SciPy's :func:`scipy.sparse.linalg.lobpcg` is general (complex data, many
+safeguards) and spends most of its time in Python-level bookkeeping on tall,
+thin blocks; with a multigrid preconditioner on a million-node graph it is
+several times slower than the matrix work it orchestrates. This version does
+only what the normalized-cut problem needs: a real symmetric pencil
+``A x = theta B x`` with ``B`` symmetric positive definite (or the identity),
+a block preconditioner, hard constraints (vectors known exactly, such as the
+trivial ``sqrt(degree)`` eigenvector), and every inner product as one BLAS
+call on contiguous blocks. Bases are ``B``-orthonormalized by SVQB
+(Stathopoulos & Wu 2002), which works from the Gram matrix and drops
+directions that have become dependent.
+
+References
+----------
+.. [1] A. V. Knyazev, "Toward the optimal preconditioned eigensolver: LOBPCG",
+       SIAM J. Sci. Comput. 23(2), 2001. :doi:`10.1137/S1064827500366124`
+.. [2] A. Stathopoulos and K. Wu, "A block orthogonalization procedure with
+       constant synchronization requirements", SIAM J. Sci. Comput. 23(6), 2002.
+       :doi:`10.1137/S1064827500370883`
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg
+
+__all__ = ["lobpcg_smallest"]
+
+
+def lobpcg_smallest(A, X, *, B=None, M=None, Y=None, tol=1e-6, maxiter=200, callback=None):
+    """Smallest eigenpairs of a symmetric pencil by block LOBPCG.
+
+    Parameters
+    ----------
+    A : (n, n) sparse matrix or LinearOperator
+        Symmetric matrix; only ``A @ block`` is used.
+    X : (n, m) ndarray
+        Starting block (``m`` wanted eigenpairs).
+    B : (n, n) sparse matrix, optional
+        Symmetric positive definite mass matrix (default: the identity).
+    M : callable or LinearOperator, optional
+        Symmetric positive definite preconditioner, applied to blocks.
+    Y : (n, c) ndarray, optional
+        ``B``-orthonormal constraint vectors: iterates stay ``B``-orthogonal to them.
+    tol : float, optional
+        Stop when every residual norm ``||A x - theta B x||`` is below ``tol``.
+    maxiter : int, optional
+        Maximum number of iterations.
+    callback : callable, optional
+        Called as ``callback(iteration, residual_norms)`` after each iteration.
+
+    Returns
+    -------
+    theta : (m,) ndarray
+        Ritz values, ascending.
+    X : (n, m) ndarray
+        ``B``-orthonormal Ritz vectors.
+    residual_norms : (m,) ndarray
+    n_iter : int
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> n = 200
+    >>> A = sparse.diags([np.arange(1.0, n + 1)], [0]).tocsr()
+    >>> X0 = np.random.default_rng(0).standard_normal((n, 3))
+    >>> theta, X, res, it = lobpcg_smallest(A, X0, tol=1e-8, maxiter=500)
+    >>> np.round(theta, 6)
+    array([1., 2., 3.])
+    """
+    m = X.shape[1]
+    apply_m = _as_block_function(M)
+    apply_b = (lambda V: V) if B is None else (lambda V: B @ V)
+    BY = None if Y is None else apply_b(Y)
+    X = _project_out(np.array(X, dtype=np.float64, order="C"), Y, BY)
+    BX = apply_b(X)
+    Z = _svqb_transform(X, BX)
+    X, BX = X @ Z, BX @ Z
+    AX = A @ X
+    theta, C = _small_eig(X.T @ AX)
+    X, AX, BX = X @ C, AX @ C, BX @ C
+    P = AP = BP = None
+    residual_norms = np.full(m, np.inf)
+    n_iter = 0
+    for n_iter in range(1, maxiter + 1):
+        R = AX - BX * theta
+        residual_norms = _column_norms(R)
+        if callback is not None:
+            callback(n_iter, residual_norms)
+        if np.all(residual_norms <= tol):
+            break
+        T = R[:, residual_norms > tol]
+        if apply_m is not None:
+            T = apply_m(T)
+        T = _project_out(T, Y, BY)
+        # B-orthogonal to X, columns of unit length: the basis stays well scaled
+        T -= X @ (BX.T @ T)
+        norms = _column_norms(T)
+        T = T[:, norms > 0] / norms[norms > 0]
+        if T.shape[1] == 0:
+            break
+        AT, BT = A @ T, apply_b(T)
+        if P is None:
+            S, AS, BS = (np.concatenate(v, axis=1) for v in ((X, T), (AX, AT), (BX, BT)))
+        else:
+            S, AS, BS = (
+                np.concatenate(v, axis=1) for v in ((X, T, P), (AX, AT, AP), (BX, BT, BP))
+            )
+        Z = _svqb_transform(S, BS)
+        theta_all, C_all = _small_eig(Z.T @ (S.T @ AS) @ Z)
+        coefficients = Z @ C_all[:, :m]  # in terms of the columns of S
+        theta = theta_all[:m]
+        tail = coefficients[m:]
+        P, AP, BP = S[:, m:] @ tail, AS[:, m:] @ tail, BS[:, m:] @ tail
+        X, AX, BX = S @ coefficients, AS @ coefficients, BS @ coefficients
+    return theta, X, _column_norms(AX - BX * theta), n_iter
+
+
+def _column_norms(V):
+    return np.sqrt(np.einsum("ij,ij->j", V, V))
+
+
+def _as_block_function(M):
+    if M is None:
+        return None
+    if callable(M) and not hasattr(M, "matmat"):
+        return M
+    return lambda block: M @ block
+
+
+def _project_out(V, Y, BY):
+    if Y is None:
+        return V
+    return V - Y @ (BY.T @ V)
+
+
+def _small_eig(matrix):
+    return linalg.eigh((matrix + matrix.T) / 2)
+
+
+def _svqb_transform(V, BV=None, drop=1e-12):
+    """``Z`` such that ``V @ Z`` is ``B``-orthonormal (dependent directions dropped)."""
+    gram = V.T @ (V if BV is None else BV)
+    scale = np.sqrt(np.maximum(np.abs(np.diag(gram)), np.finfo(float).tiny))
+    scaled = gram / scale[:, None] / scale[None, :]
+    values, vectors = linalg.eigh((scaled + scaled.T) / 2)
+    keep = values > drop * values.max()
+    return (vectors[:, keep] / np.sqrt(values[keep])) / scale[:, None]
+
+
+def _svqb(V):
+    """Orthonormalize the columns of ``V`` (dropping dependent ones)."""
+    if V.shape[1] == 0:
+        return V
+    Q = V @ _svqb_transform(V)
+    # one more pass restores orthogonality lost to rounding
+    return Q @ _svqb_transform(Q)
