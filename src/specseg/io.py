@@ -190,9 +190,12 @@ def _split_alpha(image, n_colour):
 
 
 def _read_npy(path, max_pixels):
-    header = np.load(path, mmap_mode="r", allow_pickle=False)  # maps, reads no pixel
-    shape, dtype = header.shape, header.dtype
-    del header
+    with open(path, "rb") as fh:  # the header alone: shape and dtype, no pixel read
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
     if dtype.kind not in "biuf":
         raise ImageReadError(f"{path}: .npy array has dtype {dtype}; an image must be numeric")
     if len(shape) not in (2, 3):
@@ -281,9 +284,96 @@ def _read_pillow(path, max_pixels):
         with im:
             width, height = im.size
             _check_pixels(path, (height, width), max_pixels)
+            if im.format == "PNG" and _is_png16_colour(path):
+                # Pillow reduces 16-bit colour PNGs to 8 bits; decode them ourselves
+                orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
+                image = _orient(_read_png16_colour(path), orientation)
+                if image.shape[-1] == 4:
+                    image, alpha = _split_alpha(image, 3)
+                    return image, -1, alpha
+                return image, -1, None
             im.load()
             im = ImageOps.exif_transpose(im)
             return _pillow_to_array(im)
+
+
+_EXIF_ORIENTATION = 0x0112
+
+
+def _orient(image, orientation):
+    """Apply an EXIF orientation (1-8) to an (M, N[, C]) array, as exif_transpose does."""
+    if orientation in (5, 6, 7, 8):
+        image = np.swapaxes(image, 0, 1)  # transpose first, then flip
+    flips = {2: (1,), 3: (0, 1), 4: (0,), 6: (1,), 7: (0, 1), 8: (0,)}.get(orientation, ())
+    for axis in flips:
+        image = np.flip(image, axis=axis)
+    return np.ascontiguousarray(image)
+
+
+def _is_png16_colour(path):
+    with open(path, "rb") as fh:
+        head = fh.read(29)
+    # IHDR is the first chunk: width, height, bit depth, colour type, ..., interlace
+    return (len(head) == 29 and head[12:16] == b"IHDR" and head[24] == 16
+            and head[25] in (2, 6) and head[28] == 0)
+
+
+def _read_png16_colour(path):
+    """Decode a non-interlaced 16-bit RGB or RGBA PNG to (M, N, 3|4) uint16."""
+    import struct
+    import zlib
+
+    data = Path(path).read_bytes()
+    width, height = struct.unpack(">II", data[16:24])
+    n_channels = 3 if data[25] == 2 else 4
+    bpp = 2 * n_channels
+    idat, pos = [], 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"IDAT":
+            idat.append(data[pos + 8:pos + 8 + length])
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    stride = width * bpp
+    raw = zlib.decompress(b"".join(idat))
+    if len(raw) != height * (stride + 1):
+        raise ImageReadError(f"{path}: PNG pixel data is truncated or corrupt")
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride + 1)
+    out = np.zeros((height, stride), dtype=np.uint8)
+    previous = np.zeros(stride, dtype=np.uint8)
+    for y in range(height):
+        kind, line = rows[y, 0], rows[y, 1:]
+        if kind == 0:
+            recon = line.copy()
+        elif kind == 1:
+            recon = np.cumsum(line.reshape(width, bpp), axis=0, dtype=np.uint8).ravel()
+        elif kind == 2:
+            recon = line + previous
+        elif kind in (3, 4):
+            recon = _unfilter_sequential(kind, line.tolist(), previous.tolist(), bpp)
+        else:
+            raise ImageReadError(f"{path}: PNG row {y} has unknown filter type {kind}")
+        out[y] = recon
+        previous = out[y]
+    return out.view(">u2").reshape(height, width, n_channels).astype(np.uint16)
+
+
+def _unfilter_sequential(kind, line, previous, bpp):
+    """PNG Average (3) and Paeth (4) filters, which depend on the decoded left byte."""
+    recon = [0] * len(line)
+    for x, value in enumerate(line):
+        left = recon[x - bpp] if x >= bpp else 0
+        up = previous[x]
+        if kind == 3:
+            recon[x] = (value + ((left + up) >> 1)) & 0xFF
+            continue
+        up_left = previous[x - bpp] if x >= bpp else 0
+        p = left + up - up_left
+        pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
+        predictor = left if pa <= pb and pa <= pc else (up if pb <= pc else up_left)
+        recon[x] = (value + predictor) & 0xFF
+    return np.array(recon, dtype=np.uint8)
 
 
 def _pillow_to_array(im):
