@@ -380,7 +380,7 @@ class _ProgressBar:
         from tqdm import tqdm
 
         self.bar = tqdm(total=len(STAGES), desc=self.label, unit="stage", file=sys.stderr,
-                        disable=self.quiet, leave=False, dynamic_ncols=True,
+                        disable=True if self.quiet else None, leave=False, dynamic_ncols=True,
                         bar_format="{desc}: {bar:12} {n_fmt}/{total_fmt} [{elapsed}]{postfix}")
         return self
 
