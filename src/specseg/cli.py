@@ -13,13 +13,13 @@ from pathlib import Path
 import click
 
 from . import __version__
+from ._assign import ASSIGN_METHODS
+from ._embedding import SOLVERS
 
 #: Stages reported by ``segment(progress=...)``, in order.
 STAGES = ("graph", "embedding", "assignment", "refinement")
 #: Exit status: all inputs segmented, some input failed, usage error (click's own).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-_SOLVERS = ("auto", "arpack", "lobpcg", "amg", "dense")
-_ASSIGN = ("cluster_qr", "kmeans", "discretize")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -90,7 +90,7 @@ class _Segments(click.ParamType):
 class _ChannelAxis(click.ParamType):
     """An axis index, or "none" for an image without a channel axis."""
 
-    name = "AXIS|none"
+    name = "AXIS"
 
     def convert(self, value, param, ctx):
         if value is None or isinstance(value, int):
@@ -110,7 +110,7 @@ _SEGMENT_HELP = """Segment image files; write label images, overlays and reports
   specseg segment *.tif -k 5 --out-dir labels/ --format png
   specseg segment scan.tif -k 3 --mask roi.png -o scan.labels.tif --report scan.json
 
-INPUTS are PNG, JPEG, BMP, TIFF (8/16-bit, float; multi-page = 3-D volume) or
+INPUT files are PNG, JPEG, BMP, TIFF (8/16-bit, float; multi-page = 3-D volume) or
 .npy files. RGB(A) and palette images are colour (channel axis -1); the alpha
 channel is dropped, or used as the mask with --alpha-mask. EXIF orientation is
 applied, so labels match the image as displayed.
@@ -164,16 +164,19 @@ still processed), 2 usage error. Each failure is one line on stderr.
                    "and palette images, none otherwise]")
 @click.option("--beta", type=click.FloatRange(min=0, min_open=True), default=1.0,
               show_default=True, help="Sharpness of the intensity similarity kernel.")
-@click.option("--solver", type=click.Choice(_SOLVERS), default="auto", show_default=True,
+@click.option("--solver", type=click.Choice(SOLVERS), default="auto", show_default=True,
               help="Eigensolver.")
-@click.option("--assign", type=click.Choice(_ASSIGN), default="cluster_qr", show_default=True,
+@click.option("--assign", type=click.Choice(ASSIGN_METHODS), default="cluster_qr",
+              show_default=True,
               help="Label assignment method.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Random seed; the same seed gives the same labels.")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=2**28, show_default=True,
               help="Refuse images with more pixels, checked before decoding.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-file lines.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress bar and no per-file lines; errors and warnings still print. "
+                   "(The progress bar shows only when stderr is a terminal.)")
 @click.option("-v", "--verbose", is_flag=True, help="Print the seconds taken by each stage.")
 @click.option("--debug", is_flag=True, help="Print a traceback for each failure.")
 @click.pass_context
@@ -361,13 +364,13 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, beta, solver
         _write_report(outputs, path, image, found_axis, labels, info, seconds,
                       mask_path=mask_path, alpha_mask=alpha_mask, beta=beta, seed=seed,
                       overwrite=overwrite)
-    if verbose:
-        stages = ", ".join(f"{name} {value:.3f} s" for name, value in seconds.items())
-        click.echo(f"{path}: {stages}", err=True)
     if not quiet:
         written = ", ".join(str(out) for out in outputs.values())
         click.echo(f"{path}: {info['n_segments']} segments of {info['n_nodes']} pixels in "
                    f"{seconds['total']:.2f} s -> {written}")
+    if verbose:
+        stages = ", ".join(f"{name} {value:.3f} s" for name, value in seconds.items())
+        click.echo(f"{path}: {stages}", err=True)
 
 
 class _ProgressBar:
