@@ -243,8 +243,8 @@ def test_output_equal_to_input_always_refused(tmp_path, option):
     (["-k", "2", "-o", "l.tif", "--mask", "nope.png"], "no such file"),
     (["-k", "2", "-o", "l.tif", "--channel-axis", "x"], "not an axis number"),
 ])
-def test_usage_errors(tmp_path, png, args, message):
-    os.chdir(tmp_path)
+def test_usage_errors(tmp_path, monkeypatch, png, args, message):
+    monkeypatch.chdir(tmp_path)
     result = run("segment", png, *args)
     assert result.exit_code == 2, result.output
     assert message in result.stderr
