@@ -10,7 +10,7 @@ scikit-learn's on any sparse affinity matrix.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import datasets, metrics
+from . import datasets, io, metrics, plot  # io and plot import matplotlib/PIL lazily
 from ._assign import assign_labels
 from ._clustering import canonical_labels, spectral_clustering
 from ._embedding import SpectralWarning, spectral_embedding
@@ -30,9 +30,11 @@ __all__ = [
     "assign_labels",
     "canonical_labels",
     "datasets",
+    "io",
     "metrics",
     "ncut_value",
     "pixel_graph",
+    "plot",
     "refine_ncut",
     "segment",
     "spectral_clustering",

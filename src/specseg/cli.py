@@ -1,18 +1,39 @@
-"""The ``specseg`` command."""
+"""The ``specseg`` command: a thin shell over :func:`specseg.segment` and :mod:`specseg.io`."""
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 import time
+import traceback
+import warnings
+from pathlib import Path
 
 import click
 
 from . import __version__
+from ._assign import ASSIGN_METHODS
+from ._embedding import SOLVERS
+
+#: Stages reported by ``segment(progress=...)``, in order.
+STAGES = ("graph", "embedding", "assignment", "refinement")
+#: Exit status: all inputs segmented, some input failed, usage error (click's own).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="specseg")
 def main():
-    """Segment images by spectral clustering (normalized cuts)."""
+    """Segment images by spectral clustering (normalized cuts).
+
+    \b
+    Commands:
+      segment  segment image files, write label images, overlays and reports
+      demo     run the seed example (four noisy circles) and save its figure
+
+    Run "specseg COMMAND --help" for the options of a command.
+    """
 
 
 @main.command()
@@ -39,3 +60,434 @@ def demo(size, output, seed):
     click.echo(f"four circles {size}x{size}: segmented in {elapsed:.3f} s, "
                f"ARI against truth {score:.3f}")
     click.echo(f"figure written to {output}")
+
+
+class _Segments(click.ParamType):
+    """A number of segments (int >= 1), or "auto" once the library supports it."""
+
+    name = "N"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif str(value).strip().lower() == "auto":
+            # segment() does not accept n_segments="auto" yet; enable this branch when it does.
+            self.fail(
+                "'auto' is not supported yet: specseg.segment does not choose the number of "
+                "segments itself. Give a number, e.g. -k 8.",
+                param, ctx,
+            )
+        else:
+            try:
+                number = int(value)
+            except ValueError:
+                self.fail(f"{value!r} is not a whole number of segments (e.g. -k 8).", param, ctx)
+        if number < 1:
+            self.fail(f"must be at least 1, got {number}.", param, ctx)
+        return number
+
+
+class _ChannelAxis(click.ParamType):
+    """An axis index, or "none" for an image without a channel axis."""
+
+    name = "AXIS"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, int):
+            return value
+        if str(value).strip().lower() == "none":
+            return "none"
+        try:
+            return int(value)
+        except ValueError:
+            self.fail(f"{value!r} is not an axis number or 'none'.", param, ctx)
+
+
+_SEGMENT_HELP = """Segment image files; write label images, overlays and reports.
+
+\b
+  specseg segment photo.png -k 8 -o photo.labels.tif --overlay photo.overlay.png
+  specseg segment *.tif -k 5 --out-dir labels/ --format png
+  specseg segment scan.tif -k 3 --mask roi.png -o scan.labels.tif --report scan.json
+
+INPUT files are PNG, JPEG, BMP, TIFF (8/16-bit, float; multi-page = 3-D volume) or
+.npy files. RGB(A) and palette images are colour (channel axis -1); the alpha
+channel is dropped, or used as the mask with --alpha-mask. EXIF orientation is
+applied, so labels match the image as displayed.
+
+\b
+Label values on disk: 0 is outside the mask, segments are 1..k, in every
+format (the library's labels are -1 outside and 0..k-1 inside, plus one).
+  .tif/.tiff  uint16 (uint32 past 65535 labels); volumes as multi-page TIFF
+  .png        uint8, or uint16 past 255 labels (2-D only)
+  .npy        uint16 (uint32 past 65535 labels)
+
+With several INPUTS, use --out-dir (DIR/<stem>.labels.tif) and put {stem} in
+the --overlay/--figure/--report paths, e.g. --overlay 'out/{stem}.png'.
+Outputs are written atomically and never overwrite a file unless --overwrite;
+an output equal to an input is always refused.
+
+\b
+Exit status: 0 all inputs segmented, 1 some input failed (the others are
+still processed), 2 usage error. Each failure is one line on stderr.
+"""
+
+
+@main.command(help=_SEGMENT_HELP, no_args_is_help=True)
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT [INPUT ...]",
+                type=click.Path(dir_okay=True, path_type=Path))
+@click.option("-k", "--segments", "n_segments", type=_Segments(), default=8, show_default=True,
+              help="Number of segments.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Label image for a single INPUT; the format follows the extension "
+                   "(.tif, .tiff, .png, .npy).")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for label images, one DIR/<stem>.labels.<format> per INPUT "
+                   "(created if missing).")
+@click.option("--format", "fmt", type=click.Choice(["tif", "png", "npy"]), default=None,
+              help="Label format with --out-dir.  [default: tif]")
+@click.option("--overlay", type=click.Path(dir_okay=False),
+              help="PNG of the image with the segment boundaries (middle slice of a volume).")
+@click.option("--figure", type=click.Path(dir_okay=False),
+              help="PNG of the two-panel figure: image and labels (middle slice of a volume).")
+@click.option("--report", type=click.Path(dir_okay=False),
+              help="JSON report: input, shape, segments, solver, seconds per stage, "
+                   "normalized cut, eigenvalues, versions.")
+@click.option("--mask", "mask_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Mask image of the same shape: nonzero pixels are segmented, the rest "
+                   "is labelled 0.")
+@click.option("--alpha-mask", is_flag=True,
+              help="Use the image's alpha channel as the mask (alpha > 0 is inside).")
+@click.option("--channel-axis", type=_ChannelAxis(), default=None,
+              help="Axis of the colour channels, or 'none', where the default is wrong "
+                   "(e.g. a colour .npy: --channel-axis -1).  [default: -1 for RGB(A) "
+                   "and palette images, none otherwise]")
+@click.option("--beta", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="Sharpness of the intensity similarity kernel.")
+@click.option("--solver", type=click.Choice(SOLVERS), default="auto", show_default=True,
+              help="Eigensolver.")
+@click.option("--assign", type=click.Choice(ASSIGN_METHODS), default="cluster_qr",
+              show_default=True,
+              help="Label assignment method.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Random seed; the same seed gives the same labels.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=2**28, show_default=True,
+              help="Refuse images with more pixels, checked before decoding.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress bar and no per-file lines; errors and warnings still print. "
+                   "(The progress bar shows only when stderr is a terminal.)")
+@click.option("-v", "--verbose", is_flag=True, help="Print the seconds taken by each stage.")
+@click.option("--debug", is_flag=True, help="Print a traceback for each failure.")
+@click.pass_context
+def segment(ctx, inputs, n_segments, output, out_dir, fmt, overlay, figure, report, mask_path,
+            alpha_mask, channel_axis, beta, solver, assign, seed, max_pixels, overwrite, quiet,
+            verbose, debug):
+    plans = _plan_outputs(inputs, output=output, out_dir=out_dir, fmt=fmt, overlay=overlay,
+                          figure=figure, report=report, mask_path=mask_path)
+    mask = _read_mask(mask_path, max_pixels) if mask_path is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    options = dict(n_segments=n_segments, channel_axis=channel_axis, beta=beta, solver=solver,
+                   assign=assign, seed=seed, max_pixels=max_pixels, overwrite=overwrite,
+                   quiet=quiet, verbose=verbose, alpha_mask=alpha_mask, mask=mask,
+                   mask_path=mask_path)
+    failed = 0
+    for number, (path, outputs) in enumerate(plans.items(), start=1):
+        label = f"[{number}/{len(plans)}] {path.name}" if len(plans) > 1 else path.name
+        try:
+            _segment_one(path, outputs, label=label, **options)
+        except Exception as exc:
+            failed += 1
+            click.echo(f"specseg: error: {_error_line(path, exc)}", err=True)
+            if debug:
+                traceback.print_exception(exc, file=sys.stderr)
+    done = len(plans) - failed
+    if not quiet or failed:
+        word = "image" if len(plans) == 1 else "images"
+        summary = f"specseg: {done} of {len(plans)} {word} segmented"
+        summary += f", {failed} failed" if failed else ""
+        click.echo(summary, err=bool(failed))
+    ctx.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _error_line(path, exc):
+    from .io import ImageReadError
+
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, ImageReadError) and text.startswith(str(path)):
+        return text
+    if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError) and exc.filename:
+        text = f"{exc.filename}: {exc.strerror}"
+    return f"{path}: {text}"
+
+
+def _plan_outputs(inputs, *, output, out_dir, fmt, overlay, figure, report, mask_path):
+    """Work out every output path up front; refuse impossible combinations (exit 2)."""
+    from .io import label_format
+
+    several = len(inputs) > 1
+    if output is not None and out_dir is not None:
+        raise click.UsageError("give either -o/--output or --out-dir, not both.")
+    if output is not None and several:
+        raise click.UsageError(
+            f"-o/--output names one file but {len(inputs)} inputs were given; "
+            "use --out-dir DIR for several inputs."
+        )
+    if fmt is not None and out_dir is None:
+        raise click.UsageError("--format goes with --out-dir; with -o the extension sets it.")
+    if output is not None:
+        try:
+            label_format(output)
+        except ValueError:
+            raise click.BadParameter(
+                f"{output}: unknown label format {output.suffix!r}; use .tif, .tiff, .png "
+                "or .npy.", param_hint="'-o' / '--output'") from None
+    if output is None and out_dir is None and not (overlay or figure or report):
+        raise click.UsageError(
+            "nothing to write: give -o/--output FILE (one input) or --out-dir DIR, "
+            "and/or --overlay, --figure, --report."
+        )
+    for name, template in (("--overlay", overlay), ("--figure", figure), ("--report", report)):
+        if template and several and "{stem}" not in template:
+            raise click.UsageError(
+                f"{name} {template!r} would be the same file for all {len(inputs)} inputs; "
+                f"put {{stem}} in it, e.g. {name} 'out/{{stem}}{Path(template).suffix}'."
+            )
+    plans = {}
+    for path in inputs:
+        stem = path.stem
+        outputs = {}
+        if output is not None:
+            outputs["labels"] = output
+        elif out_dir is not None:
+            outputs["labels"] = out_dir / f"{stem}.labels.{fmt or 'tif'}"
+        for kind, template in (("overlay", overlay), ("figure", figure), ("report", report)):
+            if template:
+                outputs[kind] = Path(template.replace("{stem}", stem))
+        if path in plans:
+            raise click.UsageError(f"{path} is given twice.")
+        plans[path] = outputs
+    _check_output_clashes(plans, mask_path)
+    return plans
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check_output_clashes(plans, mask_path):
+    reads = list(plans) + ([mask_path] if mask_path is not None else [])
+    seen = {}
+    for path, outputs in plans.items():
+        for kind, out in outputs.items():
+            for source in reads:
+                if _same_file(out, source):
+                    raise click.UsageError(
+                        f"the {kind} output {out} is the input {source}; "
+                        "choose another output path (inputs are never overwritten)."
+                    )
+            key = os.path.realpath(out)
+            if key in seen:
+                raise click.UsageError(
+                    f"{seen[key]} and {path} would both write {out}; rename one input or "
+                    "use {stem} in the output paths."
+                )
+            seen[key] = path
+
+
+def _read_mask(mask_path, max_pixels):
+    from .io import ImageReadError, read_image
+
+    try:
+        mask, channel_axis, _ = read_image(mask_path, max_pixels=max_pixels)
+    except ImageReadError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--mask'") from None
+    if channel_axis is not None:
+        mask = mask.any(axis=channel_axis)
+    return mask != 0
+
+
+def _segment_one(path, outputs, *, label, n_segments, channel_axis, beta, solver, assign, seed,
+                 max_pixels, overwrite, quiet, verbose, alpha_mask, mask, mask_path):
+    import numpy as np
+
+    from ._segment import segment
+    from .io import read_image
+
+    for out in outputs.values():
+        if not overwrite and out.exists():
+            raise FileExistsError(f"{out} already exists; pass --overwrite to replace it")
+    start = time.perf_counter()
+    image, found_axis, alpha = read_image(path, max_pixels=max_pixels, alpha_mask=alpha_mask)
+    seconds = {"read": time.perf_counter() - start}
+    if channel_axis == "none":
+        found_axis = None
+    elif channel_axis is not None:
+        found_axis = channel_axis
+    if found_axis is not None:
+        if not -image.ndim <= found_axis < image.ndim:
+            raise ValueError(
+                f"--channel-axis {found_axis} is out of range for an image of shape {image.shape}"
+            )
+        image = np.moveaxis(image, found_axis, -1)
+        found_axis = -1
+    spatial_shape = image.shape[:-1] if found_axis is not None else image.shape
+    if mask is not None and mask.shape != spatial_shape:
+        raise ValueError(
+            f"mask {mask_path} has shape {mask.shape} but the image's spatial shape is "
+            f"{spatial_shape}; give a mask of the same size"
+        )
+    if alpha is not None and mask is not None:
+        region = alpha & mask
+    else:
+        region = alpha if alpha is not None else mask
+
+    with _ProgressBar(label, quiet) as progress, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        labels, info = segment(image, n_segments, mask=region, channel_axis=found_axis,
+                               beta=beta, solver=solver, assign=assign, random_state=seed,
+                               progress=progress, return_info=True)
+    for warning in caught:
+        text = " ".join(str(warning.message).split())
+        click.echo(f"specseg: warning: {path}: {text}", err=True)
+    seconds.update(info["timings"])
+
+    start = time.perf_counter()
+    _write_outputs(outputs, image, labels, overwrite=overwrite)
+    seconds["write"] = time.perf_counter() - start
+    seconds["total"] = sum(seconds.values())
+    if "report" in outputs:
+        _write_report(outputs, path, image, found_axis, labels, info, seconds,
+                      mask_path=mask_path, alpha_mask=alpha_mask, beta=beta, seed=seed,
+                      overwrite=overwrite)
+    if not quiet:
+        written = ", ".join(str(out) for out in outputs.values())
+        click.echo(f"{path}: {info['n_segments']} segments of {info['n_nodes']} pixels in "
+                   f"{seconds['total']:.2f} s -> {written}")
+    if verbose:
+        stages = ", ".join(f"{name} {value:.3f} s" for name, value in seconds.items())
+        click.echo(f"{path}: {stages}", err=True)
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr advanced by ``segment``'s progress callback."""
+
+    def __init__(self, label, quiet):
+        self.label, self.quiet = label, quiet
+
+    def __enter__(self):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=len(STAGES), desc=self.label, unit="stage", file=sys.stderr,
+                        disable=True if self.quiet else None, leave=False, dynamic_ncols=True,
+                        bar_format="{desc}: {bar:12} {n_fmt}/{total_fmt} [{elapsed}]{postfix}")
+        return self
+
+    def __call__(self, stage, fraction):
+        if fraction == 0.0:
+            self.bar.set_postfix_str(stage)
+        elif fraction >= 1.0 and self.bar.n < self.bar.total:
+            self.bar.update(1)
+
+    def __exit__(self, *exc):
+        self.bar.close()
+        return False
+
+
+def _middle_slice(image, labels):
+    """A 2-D (image, labels) pair to draw: the middle slice of a volume."""
+    import numpy as np
+
+    if labels.ndim == 3:
+        middle = labels.shape[0] // 2
+        image, labels = image[middle], labels[middle]
+    if image.ndim == 3 and image.shape[-1] not in (3, 4):
+        image = image.mean(axis=-1)  # 2 or 5+ channels: show their mean
+    return np.asarray(image), labels
+
+
+def _write_outputs(outputs, image, labels, *, overwrite):
+    import numpy as np
+
+    from .io import atomic_output, write_labels
+
+    if "labels" in outputs:
+        write_labels(outputs["labels"], labels, overwrite=overwrite)
+    if "overlay" in outputs or "figure" in outputs:
+        picture, picture_labels = _middle_slice(image, labels)
+    if "overlay" in outputs:
+        from PIL import Image
+
+        from .plot import overlay
+
+        rgb = overlay(picture, picture_labels)
+        pixels = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+        with atomic_output(outputs["overlay"], overwrite=overwrite) as tmp:
+            Image.fromarray(pixels).save(tmp, format="PNG")
+    if "figure" in outputs:
+        import matplotlib
+
+        matplotlib.use("Agg")  # the command never opens a window
+        import matplotlib.pyplot as plt
+
+        from .plot import figure
+
+        fig = figure(picture, picture_labels)
+        try:
+            with atomic_output(outputs["figure"], overwrite=overwrite) as tmp:
+                fig.savefig(tmp, dpi=100, format="png")
+        finally:
+            plt.close(fig)
+
+
+def _write_report(outputs, path, image, channel_axis, labels, info, seconds, *, mask_path,
+                  alpha_mask, beta, seed, overwrite):
+    from importlib.metadata import PackageNotFoundError, version
+
+    import numpy as np
+    import scipy
+
+    from .io import atomic_output
+
+    def package_version(name, module=None):
+        if module is not None:
+            return module.__version__
+        try:
+            return version(name)
+        except PackageNotFoundError:  # pragma: no cover
+            return None
+
+    report = {
+        "input": str(path),
+        "shape": list(image.shape),
+        "dtype": str(image.dtype),
+        "channel_axis": channel_axis,
+        "mask": str(mask_path) if mask_path is not None else ("alpha" if alpha_mask else None),
+        "n_segments": info["n_segments"],
+        "n_nodes": info["n_nodes"],
+        "n_components": info["n_components"],
+        "solver": info["solver"],
+        "assign": info["assign"],
+        "beta": beta,
+        "seed": seed,
+        "ncut": float(info["ncut"]),
+        "eigenvalues": [float(v) for v in info["eigenvalues"]],
+        "seconds": {name: round(value, 6) for name, value in seconds.items()},
+        "outputs": {kind: str(out) for kind, out in outputs.items() if kind != "report"},
+        "label_values": "0 outside the mask, segments 1..k",
+        "segment_sizes": np.bincount(labels[labels >= 0].ravel()).tolist(),
+        "versions": {
+            "specseg": __version__,
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "python": sys.version.split()[0],
+        },
+    }
+    with atomic_output(outputs["report"], overwrite=overwrite) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=2)
+            fh.write("\n")

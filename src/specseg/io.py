@@ -1,0 +1,536 @@
+"""Reading images and writing label images: the only module that touches files.
+
+Formats
+-------
+Read: PNG, JPEG, BMP (and whatever else Pillow opens: GIF, WebP, ...), TIFF
+(8-bit, 16-bit and float, single- and multi-page) and NumPy ``.npy``.
+
+- A 2-D array is a grey image. RGB(A) and palette images are colour, returned
+  with ``channel_axis=-1``; an alpha channel is dropped, or becomes the mask with
+  ``alpha_mask=True`` (alpha > 0 is inside).
+- A multi-page TIFF is a 3-D volume ``(pages, rows, columns[, samples])``.
+- A ``.npy`` file is taken as it is: 2-D is grey, 3-D is a volume (pass a
+  channel axis to :func:`specseg.segment` yourself for a colour array).
+- 16-bit and float values are kept as they are; EXIF orientation is applied so
+  the array matches the image as displayed.
+- The size is checked from the file header *before* any pixel is decoded:
+  files with more than ``max_pixels`` pixels raise :class:`ImageTooLargeError`.
+
+Label images on disk
+--------------------
+:func:`write_labels` takes labels as :func:`specseg.segment` returns them
+(-1 outside the mask, ``0 .. k-1`` inside) and writes them shifted by one:
+**0 is outside the mask and the segments are 1 .. k** in every format, so that
+a label image is a valid unsigned image. Data types: ``.tif``/``.tiff`` uint16
+(uint32 past 65535 labels; a 3-D volume is written as a multi-page TIFF),
+``.png`` uint8 up to 255 labels, else uint16 (2-D only, at most 65535 labels),
+``.npy`` uint16 or uint32 as TIFF.
+
+Every output is written atomically: to a temporary file in the same directory,
+renamed over the target only once complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "ImageReadError",
+    "ImageTooLargeError",
+    "LoadedImage",
+    "LABEL_FORMATS",
+    "atomic_output",
+    "read_image",
+    "write_labels",
+]
+
+#: File extensions :func:`write_labels` knows, mapped to their format name.
+LABEL_FORMATS = {".tif": "tif", ".tiff": "tif", ".png": "png", ".npy": "npy"}
+
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+class ImageReadError(ValueError):
+    """An image file cannot be read: missing, unreadable, corrupt or unsupported.
+
+    The message names the file and the cause, in one line.
+    """
+
+
+class ImageTooLargeError(ImageReadError):
+    """An image has more pixels than allowed; raised before any pixel is decoded."""
+
+
+class LoadedImage(NamedTuple):
+    """What :func:`read_image` returns; unpacks as ``image, channel_axis, mask``.
+
+    Attributes
+    ----------
+    image : (M, N[, P][, C]) ndarray
+        The pixels, in the file's own dtype (uint8, uint16, float32, ...).
+    channel_axis : int or None
+        -1 for a colour image (channels last), None for grey images and volumes.
+    mask : (M, N[, P]) ndarray of bool or None
+        From the alpha channel when ``alpha_mask=True``, else None.
+    """
+
+    image: np.ndarray
+    channel_axis: int | None
+    mask: np.ndarray | None
+
+
+def read_image(path, *, max_pixels=2**28, alpha_mask=False):
+    """Read an image file into an array, refusing oversized files before decoding.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        PNG, JPEG, BMP, TIFF (single- or multi-page) or ``.npy`` file. The format
+        is recognised from the file's first bytes, not its name.
+    max_pixels : int, optional
+        Largest number of pixels (voxels for a volume, not counting channels)
+        accepted. Checked from the header, before the pixels are decoded.
+    alpha_mask : bool, optional
+        Use the alpha channel as the mask (alpha > 0 is inside) instead of
+        dropping it. The image must have an alpha channel.
+
+    Returns
+    -------
+    LoadedImage
+        ``(image, channel_axis, mask)``, see :class:`LoadedImage`.
+
+    Raises
+    ------
+    ImageTooLargeError
+        The image has more than ``max_pixels`` pixels.
+    ImageReadError
+        The file is missing, unreadable, truncated, corrupt or of an unsupported
+        kind. Any failure of the underlying decoders is turned into this error.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from PIL import Image
+    >>> path = os.path.join(tempfile.mkdtemp(), "rgb.png")
+    >>> Image.new("RGB", (5, 4), (255, 0, 0)).save(path)
+    >>> image, channel_axis, mask = read_image(path)
+    >>> image.shape, image.dtype, channel_axis, mask
+    ((4, 5, 3), dtype('uint8'), -1, None)
+    """
+    path = Path(path)
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise ValueError(f"max_pixels must be a positive integer, got {max_pixels!r}.")
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(8)
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError(f"{path}: is a directory, not an image file") from None
+    except OSError as exc:
+        raise ImageReadError(f"{path}: cannot open ({exc.strerror or exc})") from None
+    if not magic:
+        raise ImageReadError(f"{path}: file is empty")
+    if magic.startswith(_NPY_MAGIC):
+        reader = _read_npy
+    elif magic[:4] in _TIFF_MAGIC:
+        reader = _read_tiff
+    else:
+        reader = _read_pillow
+    try:
+        image, channel_axis, alpha = reader(path, max_pixels)
+    except ImageReadError:
+        raise
+    except MemoryError:
+        raise ImageReadError(f"{path}: not enough memory to decode this image") from None
+    except Exception as exc:  # any decoder failure is a bad file, reported in one line
+        raise ImageReadError(f"{path}: cannot decode ({_one_line(exc)})") from exc
+    if image.size == 0:
+        raise ImageReadError(f"{path}: image is empty (shape {image.shape})")
+    mask = None
+    if alpha_mask:
+        if alpha is None:
+            raise ImageReadError(
+                f"{path}: has no alpha channel to use as the mask; drop --alpha-mask/alpha_mask "
+                "or give a mask file"
+            )
+        mask = alpha > 0
+    return LoadedImage(image, channel_axis, mask)
+
+
+def _one_line(exc):
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _check_pixels(path, shape, max_pixels):
+    n_pixels = math.prod(int(s) for s in shape)
+    if n_pixels > max_pixels:
+        raise ImageTooLargeError(
+            f"{path}: image of shape {tuple(int(s) for s in shape)} has {n_pixels} pixels, "
+            f"more than the limit of {max_pixels}; raise the limit (--max-pixels / "
+            "max_pixels) if you trust this file"
+        )
+
+
+def _split_alpha(image, n_colour):
+    """Split ``(..., n_colour + 1)`` into colour and alpha; ``n_colour`` is 1 or 3."""
+    colour, alpha = image[..., :n_colour], image[..., n_colour]
+    if n_colour == 1:
+        colour = colour[..., 0]
+    return np.ascontiguousarray(colour), alpha
+
+
+def _read_npy(path, max_pixels):
+    with open(path, "rb") as fh:  # the header alone: shape and dtype, no pixel read
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+    if dtype.kind not in "biuf":
+        raise ImageReadError(f"{path}: .npy array has dtype {dtype}; an image must be numeric")
+    if len(shape) not in (2, 3):
+        raise ImageReadError(
+            f"{path}: .npy array has shape {shape}; an image must be 2-D or a 3-D volume"
+        )
+    _check_pixels(path, shape, max_pixels)
+    image = np.load(path, allow_pickle=False)
+    return np.ascontiguousarray(image), None, None
+
+
+def _read_tiff(path, max_pixels):
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        if not tif.series:
+            raise ImageReadError(f"{path}: TIFF has no image data")
+        series = tif.series[0]
+        axes, shape = series.axes, series.shape
+        channel_axes = [i for i, a in enumerate(axes) if a in "SC" and shape[i] > 1]
+        spatial_shape = [s for i, s in enumerate(shape) if i not in channel_axes]
+        _check_pixels(path, spatial_shape, max_pixels)
+        page = series.keyframe
+        palette = page.photometric == tifffile.PHOTOMETRIC.PALETTE
+        colormap = page.colormap if palette else None
+        extrasamples = tuple(page.extrasamples) if page.extrasamples else ()
+        image = series.asarray()
+    if len(channel_axes) > 1:
+        raise ImageReadError(f"{path}: TIFF has axes {axes!r} with several channel axes")
+    if channel_axes:
+        image = np.moveaxis(image, channel_axes[0], -1)
+        keep = [a for i, a in enumerate(axes) if i != channel_axes[0]] + [axes[channel_axes[0]]]
+    else:
+        keep = list(axes)
+    # drop singleton non-image axes (e.g. a 1-page ImageJ hyperstack's T and Z)
+    squeeze = tuple(
+        i for i, a in enumerate(keep) if image.shape[i] == 1 and a not in "YX"
+    )
+    image = np.squeeze(image, axis=squeeze) if squeeze else image
+    n_channels = image.shape[-1] if channel_axes else 0
+    n_spatial = image.ndim - (1 if channel_axes else 0)
+    if n_spatial not in (2, 3):
+        raise ImageReadError(
+            f"{path}: TIFF has shape {shape} (axes {axes!r}); specseg reads 2-D images and "
+            "3-D volumes"
+        )
+    if palette and colormap is not None and not channel_axes:
+        # colormap is (3, 2**bits) of uint16; index it to get RGB
+        image = np.moveaxis(colormap[:, image], 0, -1)
+        return image, -1, None
+    if channel_axes:
+        if axes[channel_axes[0]] == "S" and n_channels in (2, 4) and extrasamples:
+            image, alpha = _split_alpha(image, n_channels - 1)
+            return image, (-1 if n_channels == 4 else None), alpha
+        return image, -1, None
+    return np.ascontiguousarray(image), None, None
+
+
+@contextlib.contextmanager
+def _pillow_limit():
+    """Let our own header check, not Pillow's decompression-bomb guard, decide.
+
+    Pillow refuses images over ``2 * Image.MAX_IMAGE_PIXELS`` in ``open`` (about
+    179 Mpx by default), which would override a larger ``max_pixels``.
+    """
+    from PIL import Image
+
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _read_pillow(path, max_pixels):
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    with _pillow_limit():
+        try:
+            im = Image.open(path)  # lazy: reads the header only
+        except UnidentifiedImageError:
+            raise ImageReadError(
+                f"{path}: not a recognised image file (PNG, JPEG, BMP, TIFF or .npy)"
+            ) from None
+        with im:
+            width, height = im.size
+            _check_pixels(path, (height, width), max_pixels)
+            if im.format == "PNG" and _is_png16_colour(path):
+                # Pillow reduces 16-bit colour PNGs to 8 bits; decode them ourselves
+                orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
+                image = _orient(_read_png16_colour(path), orientation)
+                if image.shape[-1] == 4:
+                    image, alpha = _split_alpha(image, 3)
+                    return image, -1, alpha
+                return image, -1, None
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            return _pillow_to_array(im)
+
+
+_EXIF_ORIENTATION = 0x0112
+
+
+def _orient(image, orientation):
+    """Apply an EXIF orientation (1-8) to an (M, N[, C]) array, as exif_transpose does."""
+    if orientation in (5, 6, 7, 8):
+        image = np.swapaxes(image, 0, 1)  # transpose first, then flip
+    flips = {2: (1,), 3: (0, 1), 4: (0,), 6: (1,), 7: (0, 1), 8: (0,)}.get(orientation, ())
+    for axis in flips:
+        image = np.flip(image, axis=axis)
+    return np.ascontiguousarray(image)
+
+
+def _is_png16_colour(path):
+    with open(path, "rb") as fh:
+        head = fh.read(29)
+    # IHDR is the first chunk: width, height, bit depth, colour type, ..., interlace
+    return (len(head) == 29 and head[12:16] == b"IHDR" and head[24] == 16
+            and head[25] in (2, 6) and head[28] == 0)
+
+
+def _read_png16_colour(path):
+    """Decode a non-interlaced 16-bit RGB or RGBA PNG to (M, N, 3|4) uint16."""
+    import struct
+    import zlib
+
+    data = Path(path).read_bytes()
+    width, height = struct.unpack(">II", data[16:24])
+    n_channels = 3 if data[25] == 2 else 4
+    bpp = 2 * n_channels
+    idat, pos = [], 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"IDAT":
+            idat.append(data[pos + 8:pos + 8 + length])
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    stride = width * bpp
+    raw = zlib.decompress(b"".join(idat))
+    if len(raw) != height * (stride + 1):
+        raise ImageReadError(f"{path}: PNG pixel data is truncated or corrupt")
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride + 1)
+    out = np.zeros((height, stride), dtype=np.uint8)
+    previous = np.zeros(stride, dtype=np.uint8)
+    for y in range(height):
+        kind, line = rows[y, 0], rows[y, 1:]
+        if kind == 0:
+            recon = line.copy()
+        elif kind == 1:
+            recon = np.cumsum(line.reshape(width, bpp), axis=0, dtype=np.uint8).ravel()
+        elif kind == 2:
+            recon = line + previous
+        elif kind in (3, 4):
+            recon = _unfilter_sequential(kind, line.tolist(), previous.tolist(), bpp)
+        else:
+            raise ImageReadError(f"{path}: PNG row {y} has unknown filter type {kind}")
+        out[y] = recon
+        previous = out[y]
+    return out.view(">u2").reshape(height, width, n_channels).astype(np.uint16)
+
+
+def _unfilter_sequential(kind, line, previous, bpp):
+    """PNG Average (3) and Paeth (4) filters, which depend on the decoded left byte."""
+    recon = [0] * len(line)
+    for x, value in enumerate(line):
+        left = recon[x - bpp] if x >= bpp else 0
+        up = previous[x]
+        if kind == 3:
+            recon[x] = (value + ((left + up) >> 1)) & 0xFF
+            continue
+        up_left = previous[x - bpp] if x >= bpp else 0
+        p = left + up - up_left
+        pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
+        predictor = left if pa <= pb and pa <= pc else (up if pb <= pc else up_left)
+        recon[x] = (value + predictor) & 0xFF
+    return np.array(recon, dtype=np.uint8)
+
+
+def _pillow_to_array(im):
+    mode = im.mode
+    if mode == "P":
+        mode_to = "RGBA" if "transparency" in im.info else "RGB"
+        im = im.convert(mode_to)
+    elif mode == "PA":
+        im = im.convert("RGBA")
+    elif mode == "1":
+        im = im.convert("L")
+    elif mode in ("La",):
+        im = im.convert("LA")
+    elif mode in ("RGBa",):
+        im = im.convert("RGBA")
+    elif mode not in ("L", "LA", "RGB", "RGBA", "I", "F") and not mode.startswith("I;16"):
+        im = im.convert("RGB")  # CMYK, YCbCr, LAB, HSV, ...
+    array = np.asarray(im)
+    if im.mode == "LA":
+        image, alpha = _split_alpha(array, 1)
+        return image, None, alpha
+    if im.mode == "RGBA":
+        image, alpha = _split_alpha(array, 3)
+        return image, -1, alpha
+    if im.mode == "RGB":
+        return np.ascontiguousarray(array), -1, None
+    return np.ascontiguousarray(array), None, None
+
+
+@contextlib.contextmanager
+def atomic_output(path, *, overwrite=False):
+    """Context manager yielding a temporary path that replaces ``path`` on success.
+
+    The temporary file lives in the target's directory (so the final
+    :func:`os.replace` is atomic and never leaves a half-written ``path``) and
+    keeps the target's extension (so writers that choose a format by name work).
+    On an error inside the block the temporary file is removed.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    if not overwrite and path.exists():
+        raise FileExistsError(
+            f"{path}: already exists; pass --overwrite (overwrite=True) to replace it"
+        )
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{path}: directory {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=directory)
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def label_format(path):
+    """The label format (``"tif"``, ``"png"`` or ``"npy"``) for ``path``'s extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in LABEL_FORMATS:
+        valid = ", ".join(LABEL_FORMATS)
+        raise ValueError(
+            f"{path}: cannot tell the label format from the extension {suffix!r}; "
+            f"use one of {valid}"
+        )
+    return LABEL_FORMATS[suffix]
+
+
+def write_labels(path, labels, *, overwrite=False):
+    """Write labels as a label image, 0 outside the mask and segments 1 .. k.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output file; the extension picks the format: ``.tif``/``.tiff``
+        (uint16, uint32 past 65535 labels; 3-D volumes as multi-page TIFF),
+        ``.png`` (uint8, or uint16 past 255 labels; 2-D only) or ``.npy``
+        (uint16 or uint32).
+    labels : (M, N[, P]) array_like of int
+        Labels as :func:`specseg.segment` returns them: -1 outside the mask,
+        ``0 .. k-1`` inside. They are written **plus one**.
+    overwrite : bool, optional
+        Replace an existing file. Without it an existing ``path`` is an error.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``overwrite`` is False.
+    ValueError
+        Unknown extension, labels that are not integers >= -1, a volume for PNG,
+        or more labels than the format holds.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "labels.npy")
+    >>> _ = write_labels(path, np.array([[-1, 0], [1, 1]]))
+    >>> np.load(path)
+    array([[0, 1],
+           [2, 2]], dtype=uint16)
+    """
+    path = Path(path)
+    fmt = label_format(path)
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "biu":
+        raise ValueError(f"labels must be integers, got dtype {labels.dtype}.")
+    if labels.ndim not in (2, 3) or labels.size == 0:
+        raise ValueError(f"labels must be a non-empty 2-D or 3-D array, got shape {labels.shape}.")
+    low, high = int(labels.min()), int(labels.max())
+    if low < -1:
+        raise ValueError(
+            f"labels must be >= -1 (-1 marks pixels outside the mask), got minimum {low}."
+        )
+    top = high + 1  # the largest value on disk
+    if top > np.iinfo(np.uint32).max:
+        raise ValueError(f"{top} labels do not fit in uint32.")
+    if fmt == "png":
+        if labels.ndim != 2:
+            raise ValueError(
+                f"{path}: PNG holds 2-D images but labels have shape {labels.shape}; "
+                "write a volume as .tif (multi-page) or .npy"
+            )
+        if top > np.iinfo(np.uint16).max:
+            raise ValueError(f"{path}: {top} labels do not fit in a 16-bit PNG; use .tif or .npy")
+        dtype = np.uint8 if top <= np.iinfo(np.uint8).max else np.uint16
+    else:
+        dtype = np.uint16 if top <= np.iinfo(np.uint16).max else np.uint32
+    on_disk = (labels.astype(np.int64) + 1).astype(dtype)
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        if fmt == "npy":
+            with open(tmp, "wb") as fh:
+                np.save(fh, on_disk, allow_pickle=False)
+        elif fmt == "png":
+            from PIL import Image
+
+            Image.fromarray(on_disk).save(tmp, format="PNG")
+        else:
+            import tifffile
+
+            tifffile.imwrite(tmp, on_disk, photometric="minisblack", compression="zlib",
+                             metadata=None)
+    return path
