@@ -14,7 +14,8 @@ compiled code) and does the rest with plain CSR algebra:
   from the Gershgorin bound of ``D^{-1} A`` (no random numbers);
 - Galerkin coarse operators ``P^T A P``;
 - a symmetric V-cycle (damped Jacobi before and after, a Cholesky solve on
-  the coarsest level, whose matrix is nudged to be definite) applied to all columns of a block at once.
+  the coarsest level, whose matrix is nudged to be definite) applied to all
+  columns of a block at once.
 
 References
 ----------
