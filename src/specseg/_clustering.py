@@ -64,7 +64,7 @@ def spectral_clustering(
     array([0, 0, 0, 1, 1, 1])
     """
     affinity = check_affinity(affinity)
-    n_clusters = check_n_segments(n_clusters, affinity.shape[0])
+    n_clusters = check_n_segments(n_clusters, affinity.shape[0], name="n_clusters")
     check_option("solver", solver, SOLVERS)
     check_option("assignment method", assign, ASSIGN_METHODS)
     rng = check_random_state(random_state)
