@@ -7,6 +7,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from ._assign import ASSIGN_METHODS, assign_labels
+from ._components import separate_components
 from ._embedding import SOLVERS, _embed
 from ._refine import refine_ncut
 from ._validation import check_affinity, check_n_segments, check_option, check_random_state
@@ -64,7 +65,7 @@ def spectral_clustering(
     array([0, 0, 0, 1, 1, 1])
     """
     affinity = check_affinity(affinity)
-    n_clusters = check_n_segments(n_clusters, affinity.shape[0])
+    n_clusters = check_n_segments(n_clusters, affinity.shape[0], name="n_clusters")
     check_option("solver", solver, SOLVERS)
     check_option("assignment method", assign, ASSIGN_METHODS)
     rng = check_random_state(random_state)
@@ -82,9 +83,11 @@ def _cluster(affinity, n_clusters, *, solver, assign, refine, tol, rng, stages=N
         result = _embed(affinity, n_clusters, solver=solver, tol=tol, rng=rng)
     with stage("assignment"):
         labels = assign_labels(result.embedding, n_clusters, method=assign, random_state=rng)
+        labels = separate_components(affinity, labels, n_clusters, result.n_components)
     if refine and n_clusters > 1:
         with stage("refinement"):
             labels = refine_ncut(affinity, labels)
+            labels = separate_components(affinity, labels, n_clusters, result.n_components)
     return labels, result
 
 

@@ -220,7 +220,8 @@ def _solve_connected(affinity, k, *, solver, tol, rng):
     n = affinity.shape[0]
     laplacian, sqrt_degree = _normalized_laplacian(affinity)
     chain = [_resolve_solver(solver, n)]
-    if n <= k + 1:
+    if n < 5 * k:
+        # tiny graphs: exact and cheap, and scipy's lobpcg refuses them with constraints
         chain = ["dense"]
     for fallback in ("arpack", "dense"):
         if fallback not in chain and (fallback != "dense" or n <= 20_000):

@@ -81,6 +81,7 @@ def segment(
     >>> labels.shape, int(labels.min()), int(labels.max())
     ((60, 60), -1, 3)
     """
+    check_n_segments(n_segments, None)  # fail before building the graph; bound checked below
     check_option("solver", solver, SOLVERS)
     check_option("assignment method", assign, ASSIGN_METHODS)
     rng = check_random_state(random_state)

@@ -111,9 +111,9 @@ def check_image(image, *, channel_axis=None):
     if isinstance(image, np.matrix):
         image = np.asarray(image)
     image = np.asarray(image)
-    if image.dtype == object or np.iscomplexobj(image) or not (
-        np.issubdtype(image.dtype, np.number) or image.dtype == bool
-    ):
+    # kinds: bool, signed/unsigned int, float; refuses complex, object, str, datetime,
+    # timedelta (a numpy "signed integer" that is not an intensity)
+    if image.dtype.kind not in "biuf":
         raise TypeError(
             f"image has dtype {image.dtype}, which cannot be segmented; "
             "pass a real-valued numeric or boolean array (e.g. image.real or image.astype(float))."
@@ -131,10 +131,10 @@ def check_image(image, *, channel_axis=None):
         image = image[..., np.newaxis]
     spatial_ndim = image.ndim - 1
     if spatial_ndim not in (2, 3):
-        hint = (
-            " For a colour image pass channel_axis=-1." if spatial_ndim == 3 or spatial_ndim > 3
-            else ""
-        )
+        if spatial_ndim < 2:
+            hint = " For a 1-D signal pass a 1 x N image, e.g. image[np.newaxis]."
+        else:
+            hint = " If the last (or another) axis holds colour channels, pass channel_axis=-1."
         raise ValueError(
             f"image must be 2-D or 3-D (plus an optional channel axis), got spatial shape "
             f"{image.shape[:-1]}.{hint}"
@@ -168,19 +168,25 @@ def check_mask(mask, spatial_shape):
     if mask.shape != tuple(spatial_shape):
         raise ValueError(
             f"mask has shape {mask.shape} but the image's spatial shape is "
-            f"{tuple(spatial_shape)}; they must match."
+            f"{tuple(spatial_shape)}; pass a mask of the image's spatial shape (no channel axis)."
         )
     if mask.dtype != bool:
         if not (np.issubdtype(mask.dtype, np.number)):
             raise TypeError(f"mask must be boolean or numeric, got dtype {mask.dtype}.")
         mask = mask != 0
     if not mask.any():
-        raise ValueError("mask is empty (no True pixel); nothing to segment.")
+        raise ValueError(
+            "mask is empty (no nonzero pixel), so there is nothing to segment; "
+            "set the pixels to segment to True, or pass mask=None for the whole image."
+        )
     return mask
 
 
-def check_n_segments(n_segments, n_nodes, *, allow_auto=False):
+def check_n_segments(n_segments, n_nodes, *, allow_auto=False, name="n_segments"):
     """Validate a number of segments against the number of nodes.
+
+    A float with an integer value (``3.0``) is accepted. ``n_nodes=None`` checks
+    only the type and the lower bound (for a check before the graph is built).
 
     Examples
     --------
@@ -189,23 +195,31 @@ def check_n_segments(n_segments, n_nodes, *, allow_auto=False):
     >>> check_n_segments(0, 10)
     Traceback (most recent call last):
     ...
-    ValueError: n_segments must be >= 1, got 0.
+    ValueError: n_segments must be >= 1, got 0; ask for at least one.
     """
-    if allow_auto and isinstance(n_segments, str) and n_segments == "auto":
-        return n_segments
+    if isinstance(n_segments, str) and n_segments == "auto":
+        if allow_auto:
+            return n_segments
+        raise ValueError(
+            f'{name}="auto" is not implemented yet; pass an integer number of segments (>= 1).'
+        )
     if isinstance(n_segments, bool) or not isinstance(n_segments, numbers.Integral):
         if isinstance(n_segments, float) and n_segments.is_integer():
             n_segments = int(n_segments)
         else:
             extra = ' or "auto"' if allow_auto else ""
-            raise TypeError(f"n_segments must be an integer{extra}, got {n_segments!r}.")
+            raise TypeError(
+                f"{name} must be an integer{extra}, got {type(n_segments).__name__} "
+                f"{n_segments!r}; pass a whole number such as 2 or 4."
+            )
     n_segments = int(n_segments)
     if n_segments < 1:
-        raise ValueError(f"n_segments must be >= 1, got {n_segments}.")
-    if n_segments > n_nodes:
+        raise ValueError(f"{name} must be >= 1, got {n_segments}; ask for at least one.")
+    if n_nodes is not None and n_segments > n_nodes:
+        nodes = "pixels (inside the mask)" if name == "n_segments" else "nodes"
         raise ValueError(
-            f"n_segments={n_segments} is more than the {n_nodes} pixels (nodes) to segment; "
-            "ask for fewer segments."
+            f"{name}={n_segments} is more than the {n_nodes} {nodes} to segment; "
+            f"ask for at most {n_nodes}."
         )
     return n_segments
 
@@ -232,16 +246,21 @@ def check_affinity(affinity):
             raise TypeError(f"affinity must be a real matrix, got dtype {dense.dtype}.")
         affinity = sparse.csr_array(dense)
     if affinity.ndim != 2 or affinity.shape[0] != affinity.shape[1]:
-        raise ValueError(f"affinity must be a square matrix, got shape {affinity.shape}.")
+        raise ValueError(
+            f"affinity must be a square (n_nodes, n_nodes) matrix, got shape {affinity.shape}."
+        )
     if affinity.shape[0] == 0:
-        raise ValueError("affinity is empty (0 nodes).")
+        raise ValueError("affinity is empty (0 nodes); pass a graph with at least one node.")
     if np.iscomplexobj(affinity.data):
         raise TypeError("affinity must be real-valued, got complex weights.")
     if affinity.dtype != np.float64:
         affinity = affinity.astype(np.float64)
     affinity.sum_duplicates()
     if not np.isfinite(affinity.data).all():
-        raise ValueError("affinity contains NaN or inf weights; affinities must be finite.")
+        raise ValueError(
+            "affinity contains NaN or inf weights; affinities must be finite "
+            "(replace them, e.g. with np.nan_to_num)."
+        )
     if (affinity.data < 0).any():
         raise ValueError(
             "affinity has negative weights; spectral clustering needs non-negative "
