@@ -335,7 +335,8 @@ def _cascade(ml, k, *, tol, rng):
         masses.append(sparse.csr_array(mass))
     coarse = levels[-1].A.toarray()
     want = min(k, coarse.shape[0])
-    _, y = linalg.eigh(coarse, masses[-1].toarray(), subset_by_index=[0, want - 1])
+    coarse_mass = None if masses[-1] is None else masses[-1].toarray()
+    _, y = linalg.eigh(coarse, coarse_mass, subset_by_index=[0, want - 1])
     if want < k:
         y = np.hstack([y, rng.standard_normal((y.shape[0], k - want))])
     for i in range(len(levels) - 2, 0, -1):
