@@ -29,7 +29,9 @@ from scipy import linalg
 __all__ = ["lobpcg_smallest"]
 
 
-def lobpcg_smallest(A, X, *, B=None, M=None, Y=None, tol=1e-6, maxiter=200, callback=None):
+def lobpcg_smallest(
+    A, X, *, B=None, M=None, Y=None, tol=1e-6, maxiter=200, n_wanted=None, callback=None
+):
     """Smallest eigenpairs of a symmetric pencil by block LOBPCG.
 
     Parameters
@@ -48,6 +50,9 @@ def lobpcg_smallest(A, X, *, B=None, M=None, Y=None, tol=1e-6, maxiter=200, call
         Stop when every residual norm ``||A x - theta B x||`` is below ``tol``.
     maxiter : int, optional
         Maximum number of iterations.
+    n_wanted : int, optional
+        Only the first ``n_wanted`` eigenpairs must converge; the remaining
+        columns of ``X`` are guard vectors that speed up convergence.
     callback : callable, optional
         Called as ``callback(iteration, residual_norms)`` after each iteration.
 
@@ -71,6 +76,7 @@ def lobpcg_smallest(A, X, *, B=None, M=None, Y=None, tol=1e-6, maxiter=200, call
     array([1., 2., 3.])
     """
     m = X.shape[1]
+    n_wanted = m if n_wanted is None else n_wanted
     apply_m = _as_block_function(M)
     apply_b = (lambda V: V) if B is None else (lambda V: B @ V)
     BY = None if Y is None else apply_b(Y)
@@ -89,7 +95,7 @@ def lobpcg_smallest(A, X, *, B=None, M=None, Y=None, tol=1e-6, maxiter=200, call
         residual_norms = _column_norms(R)
         if callback is not None:
             callback(n_iter, residual_norms)
-        if np.all(residual_norms <= tol):
+        if np.all(residual_norms[:n_wanted] <= tol):
             break
         T = R[:, residual_norms > tol]
         if apply_m is not None:

@@ -65,53 +65,80 @@ def refine_ncut(affinity, labels, *, max_rounds=20):
     k = int(labels.max()) + 1 if n else 0
     if k < 2:
         return labels
-    indptr, indices, data = affinity.indptr, affinity.indices, affinity.data
-    rows = np.repeat(np.arange(n, dtype=indices.dtype), np.diff(indptr))
-    degree = np.bincount(rows, data, minlength=n)
-    objective = _association_ratio(labels, rows, indices, data, degree, k)
+    graph = _Edges(affinity)
+    same = labels[graph.rows] == labels[graph.cols]
+    assoc = np.bincount(labels[graph.rows[same]], graph.data[same], minlength=k)
+    volume = np.bincount(labels, graph.degree, minlength=k)
+    counts = np.bincount(labels, minlength=k)
+    objective = _ratio(assoc, volume)
     for _ in range(max_rounds):
-        moved = _one_round(labels, rows, indices, data, degree, k)
-        if moved is None:
+        move = _best_moves(labels, graph, assoc, volume, k)
+        if move is None:
             break
-        nodes, targets = moved
-        trial = labels.copy()
-        trial[nodes] = targets
-        counts = np.bincount(trial, minlength=k)
-        new_objective = _association_ratio(trial, rows, indices, data, degree, k)
-        if counts.min() == 0 or new_objective <= objective * (1 + 1e-12):
+        nodes, sources, targets, w_source, w_target = move
+        # the moved nodes are pairwise non-adjacent, so these updates are exact
+        new_assoc = assoc - 2 * np.bincount(sources, w_source, minlength=k)
+        new_assoc += 2 * np.bincount(targets, w_target, minlength=k)
+        d = graph.degree[nodes]
+        new_volume = volume - np.bincount(sources, d, minlength=k)
+        new_volume += np.bincount(targets, d, minlength=k)
+        new_counts = counts - np.bincount(sources, minlength=k) + np.bincount(targets, minlength=k)
+        new_objective = _ratio(new_assoc, new_volume)
+        if new_counts.min() == 0 or new_objective <= objective * (1 + 1e-12):
             break
-        labels, objective = trial, new_objective
+        labels[nodes] = targets
+        assoc, volume, counts, objective = new_assoc, new_volume, new_counts, new_objective
     return labels
 
 
-def _association_ratio(labels, rows, cols, data, degree, k):
-    """``sum_A assoc(A) / vol(A)`` (k minus the normalized cut)."""
-    same = labels[rows] == labels[cols]
-    assoc = np.bincount(labels[rows[same]], data[same], minlength=k)
-    volume = np.bincount(labels, degree, minlength=k)
+class _Edges:
+    """The directed edge list of a CSR graph, with degrees."""
+
+    def __init__(self, affinity):
+        self.indptr, self.cols, self.data = affinity.indptr, affinity.indices, affinity.data
+        n = affinity.shape[0]
+        self.rows = np.repeat(np.arange(n, dtype=self.cols.dtype), np.diff(self.indptr))
+        self.degree = np.bincount(self.rows, self.data, minlength=n)
+
+    def edges_of(self, nodes):
+        """Positions in the edge list of the edges leaving ``nodes``."""
+        starts = self.indptr[nodes]
+        lengths = self.indptr[nodes + 1] - starts
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        return offsets + np.arange(int(lengths.sum()))
+
+
+def _ratio(assoc, volume):
+    """``sum_A assoc(A) / vol(A)``: k minus the normalized cut."""
     ok = volume > 0
     return float(np.sum(assoc[ok] / volume[ok]))
 
 
-def _one_round(labels, rows, cols, data, degree, k):
-    """Nodes to move and their targets, or None when no move gains."""
-    crossing = labels[rows] != labels[cols]
-    if not crossing.any():
-        return None
-    boundary = np.unique(rows[crossing])
-    n_b = boundary.size
-    # weights from each boundary node into every label
-    position = np.full(labels.size, -1, dtype=np.intp)
-    position[boundary] = np.arange(n_b)
-    on_boundary = position[rows] >= 0
-    b_rows, b_cols, b_data = position[rows[on_boundary]], cols[on_boundary], data[on_boundary]
-    weight_to = np.bincount(b_rows * k + labels[b_cols], b_data, minlength=n_b * k).reshape(n_b, k)
+def _best_moves(labels, graph, assoc, volume, k):
+    """A conflict-free set of improving moves, or None.
 
-    same = labels[rows] == labels[cols]
-    assoc = np.bincount(labels[rows[same]], data[same], minlength=k)
-    volume = np.bincount(labels, degree, minlength=k)
+    Returns ``(nodes, sources, targets, w_source, w_target)``: the nodes, their
+    current and new labels, and their edge weight into each.
+    """
+    n = labels.size
+    crossing = labels[graph.rows] != labels[graph.cols]
+    on_boundary = np.zeros(n, dtype=bool)
+    on_boundary[graph.rows[crossing]] = True
+    boundary = np.flatnonzero(on_boundary)
+    if boundary.size == 0:
+        return None
+    n_b = boundary.size
+    edges = graph.edges_of(boundary)
+    src = graph.rows[edges]
+    dst = graph.cols[edges]
+    position = np.full(n, -1, dtype=np.intp)
+    position[boundary] = np.arange(n_b)
+    weight_to = np.bincount(
+        position[src] * k + labels[dst], graph.data[edges], minlength=n_b * k
+    ).reshape(n_b, k)
+
     own = labels[boundary]
-    d = degree[boundary]
+    d = graph.degree[boundary]
     w_own = weight_to[np.arange(n_b), own]
     with np.errstate(divide="ignore", invalid="ignore"):
         remaining = volume[own] - d
@@ -127,15 +154,22 @@ def _one_round(labels, rows, cols, data, degree, k):
     candidate = best > 1e-12 * max(1.0, abs(float(assoc.sum() / volume.sum())))
     if not candidate.any():
         return None
-    # keep a node only if no candidate neighbour has a larger gain (ties: lower index wins)
-    node_gain = np.full(labels.size, -np.inf)
+    # keep a node only if no candidate neighbour has a larger gain (ties: lower index
+    # wins), so that no two moved nodes are adjacent
+    node_gain = np.full(n, -np.inf)
     node_gain[boundary[candidate]] = best[candidate]
-    src = rows[on_boundary]
-    g_src, g_dst = node_gain[src], node_gain[b_cols]
-    beaten = np.isfinite(g_src) & ((g_dst > g_src) | ((g_dst == g_src) & (b_cols < src)))
-    blocked = np.zeros(labels.size, dtype=bool)
+    g_src, g_dst = node_gain[src], node_gain[dst]
+    beaten = np.isfinite(g_src) & ((g_dst > g_src) | ((g_dst == g_src) & (dst < src)))
+    blocked = np.zeros(n, dtype=bool)
     blocked[src[beaten]] = True
-    keep = candidate & ~blocked[boundary]
-    if not keep.any():
+    keep = np.flatnonzero(candidate & ~blocked[boundary])
+    if keep.size == 0:
         return None
-    return boundary[keep], target[keep]
+    rows = np.arange(n_b)[keep]
+    return (
+        boundary[keep],
+        own[keep],
+        target[keep],
+        w_own[keep],
+        weight_to[rows, target[keep]],
+    )
