@@ -6,7 +6,7 @@ import numpy as np
 from scipy import ndimage
 
 
-def frame(shape, *, n_regions=8, noise=0.1, random_state=0):
+def frame(shape, *, n_regions=8, noise=0.05, random_state=0):
     """Voronoi cells of ``n_regions`` random sites, distinct intensities, Gaussian noise.
 
     Returns ``(image, truth)``; the intensities are spread evenly over [0, 1] in a

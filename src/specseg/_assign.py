@@ -77,7 +77,7 @@ def assign_labels(embedding, n_clusters, *, method="cluster_qr", random_state=No
     rng = check_random_state(random_state)
     rows = _normalize_rows(embedding[:, :n_clusters])
     if method == "cluster_qr":
-        labels = _lloyd(rows, _cluster_qr(rows), n_clusters)
+        labels = _cluster_qr_polished(rows, n_clusters)
     elif method == "kmeans":
         labels = _kmeans(rows, n_clusters, rng)
     else:
@@ -99,19 +99,48 @@ def _cluster_qr(vectors):
     return np.abs(vectors @ (left @ right)).argmax(axis=1)
 
 
+#: cluster_qr pivots and Lloyd centres are computed on an evenly strided sample
+#: of at most this many rows; every row is then assigned to its nearest centre.
+SAMPLE_ROWS = 200_000
+
+
+def _cluster_qr_polished(rows, k):
+    """cluster_qr on a deterministic row sample, Lloyd-polished, then every row assigned."""
+    stride = -(-rows.shape[0] // SAMPLE_ROWS)
+    sample = rows[::stride]
+    labels = _lloyd(sample, _cluster_qr(sample), k)
+    if stride == 1:
+        return labels
+    return _nearest_centre(rows, _centres(sample, labels, k))
+
+
+def _centres(vectors, labels, k):
+    """Cluster means (NaN rows for empty clusters)."""
+    counts = np.bincount(labels, minlength=k)
+    sums = np.zeros((k, vectors.shape[1]))
+    _scatter_add(sums, labels, vectors)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts[:, None]
+
+
+def _nearest_centre(vectors, centres):
+    """Label of the nearest centre (squared Euclidean); NaN centres are never chosen."""
+    # |x - c|^2 = |x|^2 - 2 x.c + |c|^2 ; |x|^2 is constant per row
+    empty = np.isnan(centres).any(axis=1)
+    safe = np.where(empty[:, None], 0.0, centres)
+    scores = vectors @ safe.T - 0.5 * np.einsum("ij,ij->i", safe, safe)
+    scores[:, empty] = -np.inf
+    return scores.argmax(axis=1)
+
+
 def _lloyd(vectors, labels, k, max_iter=50):
     """Polish a partition with Lloyd iterations; empty clusters keep their centre."""
     centres = np.zeros((k, vectors.shape[1]))
     for _ in range(max_iter):
-        counts = np.bincount(labels, minlength=k)
-        sums = np.zeros_like(centres)
-        _scatter_add(sums, labels, vectors)
-        nonempty = counts > 0
-        centres[nonempty] = sums[nonempty] / counts[nonempty, None]
-        # |x - c|^2 = |x|^2 - 2 x.c + |c|^2 ; |x|^2 is constant per row
-        scores = vectors @ centres.T - 0.5 * np.einsum("ij,ij->i", centres, centres)
-        scores[:, ~nonempty] = -np.inf
-        new = scores.argmax(axis=1)
+        new_centres = _centres(vectors, labels, k)
+        empty = np.isnan(new_centres).any(axis=1)
+        centres[~empty] = new_centres[~empty]
+        new = _nearest_centre(vectors, np.where(empty[:, None], np.nan, centres))
         if np.array_equal(new, labels):
             break
         labels = new

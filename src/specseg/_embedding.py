@@ -55,10 +55,11 @@ DENSE_MAX_NODES = 1500
 ARPACK_MAX_NODES = 20_000
 #: Default residual tolerance ``||L_sym u - lambda u||`` of "lobpcg" and "amg"
 #: on large graphs (``L_sym`` has norm <= 2, so it is also relative). Measured on
-#: the benchmark scenes, the labels after assignment and refinement do not change
-#: below 3e-4; graphs under ``TIGHT_TOL_MAX_NODES`` nodes are cheap enough to
-#: solve to ``TIGHT_TOL``.
-ITERATIVE_TOL = 1e-5
+#: the benchmark scenes (four circles 800² and 1600², Voronoi frames 512²), the
+#: normalized cut after assignment and refinement stays within 2% of the value
+#: reached at 1e-7 for any tolerance up to 3e-4; graphs under
+#: ``TIGHT_TOL_MAX_NODES`` nodes are cheap enough to solve to ``TIGHT_TOL``.
+ITERATIVE_TOL = 1e-4
 TIGHT_TOL = 1e-8
 TIGHT_TOL_MAX_NODES = 50_000
 
@@ -105,8 +106,9 @@ def spectral_embedding(
     tol : float, optional
         Residual tolerance ``||L_sym u - lambda u||`` of each eigenpair for the
         iterative solvers (default: machine precision for "arpack"; for
-        "lobpcg" and "amg", 1e-8 under 50,000 nodes and 1e-5 above, where the
-        labels were measured not to change; ``L_sym`` has norm at most 2).
+        "lobpcg" and "amg", 1e-8 under 50,000 nodes and 1e-4 above, where the
+        final normalized cut was measured to stay within 2% of a tight solve;
+        ``L_sym`` has norm at most 2).
     random_state : None, int or numpy.random.Generator, optional
         Seeds the starting vectors. None means a fixed default seed.
     return_eigenvalues : bool, optional
@@ -378,7 +380,7 @@ def _cascade(ml, k, *, tol, rng):
             B=masses[i],
             M=ml.cycle_from(i),
             tol=_default_tol(levels[0].A.shape[0]) if tol is None else tol,
-            maxiter=4,  # a few steps: the interpolation error dominates anyway
+            maxiter=50,
         )
     y = levels[0].P @ y if len(levels) > 1 else y
     return np.ascontiguousarray(y[:, 1:])

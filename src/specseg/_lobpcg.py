@@ -107,21 +107,53 @@ def lobpcg_smallest(
         T = T[:, norms > 0] / norms[norms > 0]
         if T.shape[1] == 0:
             break
-        AT, BT = A @ T, apply_b(T)
-        if P is None:
-            S, AS, BS = (np.concatenate(v, axis=1) for v in ((X, T), (AX, AT), (BX, BT)))
-        else:
-            S, AS, BS = (
-                np.concatenate(v, axis=1) for v in ((X, T, P), (AX, AT, AP), (BX, BT, BP))
-            )
-        Z = _svqb_transform(S, BS)
-        theta_all, C_all = _small_eig(Z.T @ (S.T @ AS) @ Z)
-        coefficients = Z @ C_all[:, :m]  # in terms of the columns of S
+        AT = A @ T
+        BT = T if B is None else B @ T
+        V = [X, T] if P is None else [X, T, P]
+        AV = [AX, AT] if P is None else [AX, AT, AP]
+        BV = [BX, BT] if P is None else [BX, BT, BP]
+        # Gram matrices block by block: no tall concatenated copies
+        # X is B-orthonormal with X.T A X = diag(theta) (Rayleigh-Ritz) and T is
+        # B-orthogonal to X, so those blocks are known and not recomputed
+        gram_a = _block_gram(V, AV, known={(0, 0): np.diag(theta)})
+        gram_b = _block_gram(
+            V, BV, known={(0, 0): np.eye(m), (0, 1): np.zeros((m, T.shape[1]))}
+        )
+        Z = _svqb_transform_from_gram(gram_b)
+        theta_all, C_all = _small_eig(Z.T @ gram_a @ Z)
+        coefficients = Z @ C_all[:, :m]  # in terms of the columns of [X, T, P]
         theta = theta_all[:m]
-        tail = coefficients[m:]
-        P, AP, BP = S[:, m:] @ tail, AS[:, m:] @ tail, BS[:, m:] @ tail
-        X, AX, BX = S @ coefficients, AS @ coefficients, BS @ coefficients
+        widths = np.cumsum([0] + [v.shape[1] for v in V])
+        parts = [coefficients[widths[i] : widths[i + 1]] for i in range(len(V))]
+        P, AP = _combine(V[1:], parts[1:]), _combine(AV[1:], parts[1:])
+        BP = P if B is None else _combine(BV[1:], parts[1:])
+        X, AX = X @ parts[0] + P, AX @ parts[0] + AP
+        BX = X if B is None else BX @ parts[0] + BP
     return theta, X, _column_norms(AX - BX * theta), n_iter
+
+
+def _block_gram(left, right, known=None):
+    """``[L_0 L_1 ...].T @ [R_0 R_1 ...]`` for a symmetric product, block by block.
+
+    ``known`` maps ``(i, j)`` (with ``i <= j``) to blocks that need no product.
+    """
+    known = known or {}
+    sizes = [v.shape[1] for v in left]
+    edges = np.cumsum([0] + sizes)
+    gram = np.empty((edges[-1], edges[-1]))
+    for i, li in enumerate(left):
+        for j in range(i, len(right)):
+            block = known[i, j] if (i, j) in known else li.T @ right[j]
+            gram[edges[i] : edges[i + 1], edges[j] : edges[j + 1]] = block
+            gram[edges[j] : edges[j + 1], edges[i] : edges[i + 1]] = block.T
+    return gram
+
+
+def _combine(blocks, coefficients):
+    out = blocks[0] @ coefficients[0]
+    for block, c in zip(blocks[1:], coefficients[1:], strict=True):
+        out += block @ c
+    return out
 
 
 def _column_norms(V):
@@ -148,7 +180,11 @@ def _small_eig(matrix):
 
 def _svqb_transform(V, BV=None, drop=1e-12):
     """``Z`` such that ``V @ Z`` is ``B``-orthonormal (dependent directions dropped)."""
-    gram = V.T @ (V if BV is None else BV)
+    return _svqb_transform_from_gram(V.T @ (V if BV is None else BV), drop)
+
+
+def _svqb_transform_from_gram(gram, drop=1e-12):
+    """``Z`` with ``Z.T @ gram @ Z = I`` on the well-conditioned part of ``gram``."""
     scale = np.sqrt(np.maximum(np.abs(np.diag(gram)), np.finfo(float).tiny))
     scaled = gram / scale[:, None] / scale[None, :]
     values, vectors = linalg.eigh((scaled + scaled.T) / 2)
