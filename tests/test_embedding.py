@@ -110,3 +110,21 @@ def test_bad_solver_lists_valid_ones(small_graph):
 def test_bad_n_components(small_graph, k):
     with pytest.raises(ValueError, match="n_components"):
         spectral_embedding(small_graph, k)
+
+
+def test_coarse_only_amg_path_close_to_accurate(monkeypatch):
+    """Above FINE_SOLVE_MAX_NODES "amg" stops at the interpolated coarse solution."""
+    import specseg._embedding as embedding_module
+    from specseg import ncut_value, spectral_clustering
+    from specseg.datasets import four_circles
+
+    image, mask, _ = four_circles(200, random_state=0)
+    W = pixel_graph(image, mask=mask).affinity
+    accurate = spectral_clustering(W, 4, solver="arpack", random_state=0)
+    monkeypatch.setattr(embedding_module, "FINE_SOLVE_MAX_NODES", 1000)
+    emb, lam = spectral_embedding(W, 4, solver="amg", return_eigenvalues=True)
+    u = emb * np.sqrt(np.asarray(W.sum(axis=1))).reshape(-1, 1)
+    np.testing.assert_allclose(u.T @ u, np.eye(4), atol=1e-8)  # orthonormal as returned
+    assert np.all(np.diff(lam) >= 0) and lam[0] < 1e-8
+    fast = spectral_clustering(W, 4, solver="amg", random_state=0)
+    assert ncut_value(W, fast) <= 1.1 * ncut_value(W, accurate)

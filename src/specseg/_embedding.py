@@ -42,7 +42,7 @@ from scipy.sparse import csgraph
 from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh
 
 from ._lobpcg import _svqb, lobpcg_smallest
-from ._multigrid import build_hierarchy
+from ._multigrid import IdentityMinus, build_hierarchy
 from ._validation import check_affinity, check_option, check_random_state
 
 __all__ = ["SOLVERS", "spectral_embedding"]
@@ -53,6 +53,15 @@ SOLVERS = ("auto", "arpack", "lobpcg", "amg", "dense")
 DENSE_MAX_NODES = 1500
 #: Graphs up to this many nodes use shift-invert ARPACK under "auto".
 ARPACK_MAX_NODES = 20_000
+#: Fallback solvers are only tried on graphs up to these sizes.
+ARPACK_FALLBACK_MAX_NODES = 1_000_000
+DENSE_FALLBACK_MAX_NODES = 20_000
+#: Above this many nodes "amg" does no iterations on the finest level: the
+#: Ritz vectors of the level below, interpolated, are the embedding (see
+#: ``_solve_amg``); the memory of a block eigensolver on the finest level would
+#: dominate the whole job.
+FINE_SOLVE_MAX_NODES = 2_000_000
+
 #: Default residual tolerance ``||L_sym u - lambda u||`` of "lobpcg" and "amg"
 #: on large graphs (``L_sym`` has norm <= 2, so it is also relative). Measured on
 #: the benchmark scenes (four circles 800² and 1600², Voronoi frames 512²), the
@@ -66,6 +75,15 @@ TIGHT_TOL_MAX_NODES = 50_000
 
 class SpectralWarning(UserWarning):
     """A numerical problem was found and handled (e.g. a solver fell back)."""
+
+
+@dataclass
+class RitzPairs:
+    """Approximate eigenpairs that a solver returns ready (no Rayleigh-Ritz)."""
+
+    vectors: np.ndarray  # (n, k), orthonormal
+    values: np.ndarray  # (k,)
+    residuals: np.ndarray  # (k,)
 
 
 @dataclass
@@ -169,6 +187,11 @@ def _embed(affinity, k, *, solver, tol, rng, progress=None):
         order = np.argsort(comp, kind="stable")
         bounds = np.searchsorted(comp[order], np.arange(n_comp + 1))
         groups = [order[bounds[c] : bounds[c + 1]] for c in range(n_comp)]
+    if n_comp == 1 and n_nodes > 1:
+        # one component: the solver's vectors are the embedding (no copy)
+        lam, vec, residual, used = _solve_connected(affinity, k, solver=solver, tol=tol, rng=rng)
+        _fix_signs(vec)
+        return EmbeddingResult(vec, np.maximum(lam, 0.0), used, 1, np.asarray(residual))
     for c, nodes in enumerate(groups):
         size = nodes.size
         if size == 1 or n_comp >= k:
@@ -204,15 +227,22 @@ def _fix_signs(vectors):
 
 
 def _normalized_laplacian(affinity):
-    """Return ``(L_sym, sqrt_degree)`` for a connected graph with no self-loops."""
+    """Return ``(L_sym, sqrt_degree)`` for a connected graph with no self-loops.
+
+    ``L_sym = I - D^-1/2 W D^-1/2`` is returned as an :class:`IdentityMinus`
+    (products, and ``.tocsr()`` where a solver needs the explicit matrix), so that
+    large graphs hold one scaled copy of ``W`` and no second matrix.
+    """
     degree = np.asarray(affinity.sum(axis=1)).ravel()
     sqrt_degree = np.sqrt(degree)
     inv = 1.0 / sqrt_degree
-    scaled = affinity.tocsr(copy=True)
-    rows = np.repeat(np.arange(scaled.shape[0]), np.diff(scaled.indptr))
-    scaled.data *= inv[rows] * inv[scaled.indices]
-    laplacian = sparse.identity(scaled.shape[0], format="csr") - scaled
-    return laplacian.tocsr(), sqrt_degree
+    scaled = sparse.csr_array(affinity, dtype=np.float64, copy=True)
+    for start in range(0, scaled.shape[0], 1 << 20):  # in chunks: no nnz-long row array
+        stop = min(start + (1 << 20), scaled.shape[0])
+        lo, hi = scaled.indptr[start], scaled.indptr[stop]
+        rows = np.repeat(inv[start:stop], np.diff(scaled.indptr[start : stop + 1]))
+        scaled.data[lo:hi] *= rows * inv[scaled.indices[lo:hi]]
+    return IdentityMinus(scaled, 1.0), sqrt_degree
 
 
 def _resolve_solver(solver, n_nodes):
@@ -236,22 +266,26 @@ def _solve_connected(affinity, k, *, solver, tol, rng):
     if n < 5 * k:
         # tiny graphs: exact and cheap, and scipy's lobpcg refuses them with constraints
         chain = ["dense"]
-    for fallback in ("arpack", "dense"):
-        if fallback not in chain and (fallback != "dense" or n <= 20_000):
+    fallback_limits = {"arpack": ARPACK_FALLBACK_MAX_NODES, "dense": DENSE_FALLBACK_MAX_NODES}
+    for fallback, limit in fallback_limits.items():
+        if fallback not in chain and n <= limit:
             chain.append(fallback)
     errors = []
     for name in chain:
         try:
             with _blas_threads_for(name):
-                u = _SOLVER_FUNCS[name](laplacian, sqrt_degree, k, tol=tol, rng=rng)
+                solution = _SOLVER_FUNCS[name](laplacian, sqrt_degree, k, tol=tol, rng=rng)
         except (ArpackError, ArpackNoConvergence, RuntimeError, np.linalg.LinAlgError,
                 linalg.LinAlgError, ValueError) as exc:
             errors.append(f"{name}: {exc}")
             continue
-        u, lam, residual = _rayleigh_ritz(laplacian, u)
-        if name in ("lobpcg", "amg") and not _converged(residual, tol):
-            errors.append(f"{name}: did not converge (residual {residual.max():.2e})")
-            continue
+        if isinstance(solution, RitzPairs):
+            u, lam, residual = solution.vectors, solution.values, solution.residuals
+        else:
+            u, lam, residual = _rayleigh_ritz(laplacian, solution)
+            if name in ("lobpcg", "amg") and not _converged(residual, tol):
+                errors.append(f"{name}: did not converge (residual {residual.max():.2e})")
+                continue
         if errors:
             warnings.warn(
                 f"solver {chain[0]!r} failed ({'; '.join(errors)}); used {name!r} instead. "
@@ -259,7 +293,8 @@ def _solve_connected(affinity, k, *, solver, tol, rng):
                 SpectralWarning,
                 stacklevel=4,
             )
-        return lam, u / sqrt_degree[:, None], residual, name
+        u /= sqrt_degree[:, None]
+        return lam, u, residual, name
     raise RuntimeError("every eigensolver failed: " + "; ".join(errors))
 
 
@@ -299,7 +334,7 @@ def _rayleigh_ritz(laplacian, u):
 
 
 def _solve_dense(laplacian, sqrt_degree, k, *, tol, rng):
-    dense = laplacian.toarray()
+    dense = laplacian.tocsr().toarray()
     _, vectors = linalg.eigh(dense, subset_by_index=[0, k - 1])
     return vectors
 
@@ -310,7 +345,7 @@ def _solve_arpack(laplacian, sqrt_degree, k, *, tol, rng):
     # L_sym is singular; shifting to -1e-3 keeps the LU nonsingular while the
     # wanted eigenvalues (near 0) stay the best separated after inversion.
     _, vectors = eigsh(
-        laplacian.tocsc(),
+        laplacian.tocsr().tocsc(),
         k=k,
         sigma=-1e-3,
         which="LM",
@@ -343,16 +378,31 @@ def _solve_amg(laplacian, sqrt_degree, k, *, tol, rng):
     n = laplacian.shape[0]
     # the shift makes the preconditioned operator definite; it is far below the
     # eigenvalues that matter and does not enter the eigenproblem itself
-    shifted = (laplacian + 1e-8 * sparse.identity(n, format="csr")).tocsr()
-    ml = build_hierarchy(shifted, sqrt_degree)
-    start = _cascade(ml, k, tol=tol, rng=rng)
+    ml = build_hierarchy(IdentityMinus(laplacian.S, 1.0 + 1e-8), sqrt_degree)
+    if n > FINE_SOLVE_MAX_NODES and ml.n_levels > 1:
+        values, vectors = _cascade(ml, k, tol=tol, rng=rng)
+        del ml
+        return RitzPairs(vectors, values, _residual_norms(laplacian, vectors, values))
+    start = _cascade(ml, k, tol=tol, rng=rng)[1][:, 1:]
     return _solve_lobpcg(
         laplacian, sqrt_degree, k, tol=tol, rng=rng, preconditioner=ml.vcycle, start=start
     )
 
 
+def _residual_norms(laplacian, vectors, values):
+    """``||L u_j - lambda_j u_j||`` one column at a time (no extra block in memory)."""
+    return np.array(
+        [np.linalg.norm(laplacian @ vectors[:, j] - values[j] * vectors[:, j])
+         for j in range(vectors.shape[1])]
+    )
+
+
 def _cascade(ml, k, *, tol, rng):
-    """Starting vectors for the finest level, solved level by level from the coarsest.
+    """Eigenpairs solved level by level from the coarsest, interpolated to the finest.
+
+    Returns ``(values, vectors)``: the Ritz values of the level above the finest
+    and its Ritz vectors interpolated to the finest level. As that level's mass
+    matrix is ``P^T P``, the interpolated vectors are exactly orthonormal.
 
     Level ``l`` has the Galerkin pencil ``(P^T A P) y = mu (P^T M P) y`` (the
     Rayleigh-Ritz projection of the fine problem onto its coarse space). The
@@ -366,15 +416,16 @@ def _cascade(ml, k, *, tol, rng):
         previous = masses[-1]
         mass = level.P.T @ level.P if previous is None else level.P.T @ previous @ level.P
         masses.append(sparse.csr_array(mass))
-    coarse = levels[-1].A.toarray()
+    coarse = levels[-1].A.tocsr().toarray()
     want = min(k, coarse.shape[0])
     coarse_mass = None if masses[-1] is None else masses[-1].toarray()
-    _, y = linalg.eigh(coarse, coarse_mass, subset_by_index=[0, want - 1])
+    values, y = linalg.eigh(coarse, coarse_mass, subset_by_index=[0, want - 1])
     if want < k:
         y = np.hstack([y, rng.standard_normal((y.shape[0], k - want))])
+        values = np.concatenate([values, np.full(k - want, np.nan)])
     for i in range(len(levels) - 2, 0, -1):
         y = levels[i].P @ y
-        _, y, _, _ = lobpcg_smallest(
+        values, y, _, _ = lobpcg_smallest(
             levels[i].A,
             y,
             B=masses[i],
@@ -383,7 +434,9 @@ def _cascade(ml, k, *, tol, rng):
             maxiter=50,
         )
     y = levels[0].P @ y if len(levels) > 1 else y
-    return np.ascontiguousarray(y[:, 1:])
+    # the coarse problems carry the hierarchy's tiny shift; it is not in L_sym
+    shift = getattr(levels[0].A, "shift", 1.0) - 1.0
+    return np.maximum(values - shift, 0.0), np.ascontiguousarray(y)
 
 
 _SOLVER_FUNCS = {

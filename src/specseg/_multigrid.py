@@ -26,8 +26,6 @@ References
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import linalg, sparse
 from scipy.sparse.linalg import LinearOperator
@@ -35,17 +33,88 @@ from scipy.sparse.linalg import LinearOperator
 __all__ = ["Hierarchy", "build_hierarchy"]
 
 
-@dataclass(frozen=True)
-class Level:
-    """One level: its operator, prolongator from the next coarser level, and
-    the same in the cycles' precision (``*_cycle``) with damped-Jacobi weights."""
+class IdentityMinus:
+    """The matrix ``shift * I - S`` for a symmetric non-negative ``S`` with no diagonal,
+    kept in that form so that it is never stored as a second large CSR matrix.
 
-    A: sparse.csr_array  # float64
-    P: sparse.csr_array | None  # float64 prolongator from the next coarser level
-    A_cycle: sparse.csr_array
-    P_cycle: sparse.csr_array | None
-    R_cycle: sparse.csr_array | None  # P_cycle.T
-    smoother: np.ndarray  # omega / diag(A), in the cycles' precision
+    The normalized Laplacian plus a small shift is ``(1 + eps) I - D^-1/2 W D^-1/2``.
+    """
+
+    def __init__(self, S, shift):
+        self.S = sparse.csr_array(S)
+        self.shift = float(shift)
+        self.shape = self.S.shape
+
+    def __matmul__(self, other):
+        return self.shift * other - self.S @ other
+
+    def negated_offdiagonal(self):
+        return self.S
+
+    def diagonal(self):
+        return np.full(self.shape[0], self.shift)
+
+    def row_abs_sums(self):
+        return self.shift + np.asarray(self.S.sum(axis=1)).ravel()
+
+    def galerkin(self, P):
+        return sparse.csr_array(self.shift * (P.T @ P) - P.T @ (self.S @ P))
+
+    def tocsr(self):
+        return sparse.csr_array(self.shift * sparse.identity(self.shape[0], format="csr") - self.S)
+
+
+class _Explicit:
+    """A CSR matrix behind the same small interface as :class:`IdentityMinus`."""
+
+    def __init__(self, A):
+        self.A = sparse.csr_array(A)
+        self.shape = self.A.shape
+
+    def __matmul__(self, other):
+        return self.A @ other
+
+    def negated_offdiagonal(self):
+        return -self.A
+
+    def diagonal(self):
+        return self.A.diagonal()
+
+    def row_abs_sums(self):
+        return np.asarray(abs(self.A).sum(axis=1)).ravel()
+
+    def galerkin(self, P):
+        return sparse.csr_array(P.T @ (self.A @ P))
+
+    def tocsr(self):
+        return self.A
+
+
+class Level:
+    """One level: its operator (float64), the prolongator from the next coarser
+    level, damped-Jacobi weights, and the same matrices in the cycles' precision,
+    made on first use (so levels that are never cycled on cost no copy)."""
+
+    def __init__(self, A, P, smoother, dtype):
+        self.A = A  # IdentityMinus or _Explicit
+        self.P = P  # float64 CSR, or None on the coarsest level
+        self.smoother = smoother.astype(dtype)
+        self.dtype = dtype
+        self._cycle_matrices = None
+
+    @property
+    def cycle_matrices(self):
+        """``(A, P, R)`` as CSR in the cycles' precision."""
+        if self._cycle_matrices is None:
+            def cast(matrix):
+                return None if matrix is None else sparse.csr_array(matrix, dtype=self.dtype)
+
+            self._cycle_matrices = (
+                cast(self.A.tocsr()),
+                cast(self.P),
+                None if self.P is None else cast(self.P.T.tocsr()),
+            )
+        return self._cycle_matrices
 
 
 class Hierarchy:
@@ -76,7 +145,7 @@ class Hierarchy:
     def __repr__(self):
         rows = [f"{type(self).__name__} with {self.n_levels} levels"]
         for i, level in enumerate(self.levels):
-            rows.append(f"  level {i}: {level.A.shape[0]} unknowns, {level.A.nnz} nonzeros")
+            rows.append(f"  level {i}: {level.A.shape[0]} unknowns")
         return "\n".join(rows)
 
     def cycle_from(self, start):
@@ -106,9 +175,10 @@ class Hierarchy:
         if i == len(self.levels) - 1:
             return self.coarse_solve(b).astype(b.dtype, copy=False)
         level = self.levels[i]
-        A, weights = level.A_cycle, level.smoother[:, None]
+        A, P, R = level.cycle_matrices
+        weights = level.smoother[:, None]
         x = weights * b
-        x += level.P_cycle @ self._cycle(i + 1, level.R_cycle @ (b - A @ x))
+        x += P @ self._cycle(i + 1, R @ (b - A @ x))
         x += weights * (b - A @ x)
         return x
 
@@ -125,7 +195,7 @@ def build_hierarchy(A, b, *, theta=0.1, max_coarse=400, max_levels=25, dtype=np.
 
     Parameters
     ----------
-    A : (n, n) scipy.sparse.csr_array
+    A : (n, n) scipy.sparse.csr_array or IdentityMinus
         Symmetric positive (semi-)definite matrix with non-positive off-diagonal.
     b : (n,) ndarray
         Near-null-space vector (``A b`` small), fitted exactly by the coarse spaces.
@@ -147,41 +217,32 @@ def build_hierarchy(A, b, *, theta=0.1, max_coarse=400, max_levels=25, dtype=np.
     from pyamg.aggregation import standard_aggregation
     from pyamg.strength import classical_strength_of_connection
 
-    A = sparse.csr_array(A)
+    if not isinstance(A, IdentityMinus):
+        A = _Explicit(A)
     b = np.asarray(b, dtype=np.float64)
+    dtype = np.dtype(dtype)
     levels = []
     while A.shape[0] > max_coarse and len(levels) < max_levels - 1:
-        strength = classical_strength_of_connection(sparse.csr_matrix(A), theta=theta)
+        # classical strength reads -a_ij off the diagonal; the diagonal is ignored
+        strength = classical_strength_of_connection(
+            sparse.csr_matrix(-A.negated_offdiagonal()), theta=theta
+        )
         aggregates = standard_aggregation(strength)[0].tocsr()
+        del strength
         n_coarse = aggregates.shape[1]
         if n_coarse == 0 or n_coarse >= 0.9 * A.shape[0]:
             break
         P, b_coarse = _tentative_prolongator(aggregates, b)
-        diagonal = A.diagonal()
-        smoother = _jacobi_weights(A, diagonal)
+        smoother = _jacobi_weights(A)
         P = _smooth_prolongator(A, P, smoother)
-        levels.append(_make_level(A, P, smoother, dtype))
-        A = sparse.csr_array(P.T @ A @ P)
-        A.sort_indices()
-        b = b_coarse
-    dense = A.toarray()
+        levels.append(Level(A, P, smoother, dtype))
+        coarse = A.galerkin(P)
+        coarse.sort_indices()
+        A, b = _Explicit(coarse), b_coarse
+    dense = A.tocsr().toarray()
     dense = (dense + dense.T) / 2
-    levels.append(_make_level(A, None, _jacobi_weights(A, A.diagonal()), dtype))
+    levels.append(Level(A, None, _jacobi_weights(A), dtype))
     return Hierarchy(levels, _coarse_solver(dense), dtype=dtype)
-
-
-def _make_level(A, P, smoother, dtype):
-    def cast(matrix):
-        return None if matrix is None else sparse.csr_array(matrix, dtype=dtype)
-
-    return Level(
-        A=A,
-        P=P,
-        A_cycle=cast(A),
-        P_cycle=cast(P),
-        R_cycle=None if P is None else cast(P.T.tocsr()),
-        smoother=smoother.astype(dtype),
-    )
 
 
 def _coarse_solver(dense):
@@ -207,10 +268,11 @@ def _tentative_prolongator(aggregates, b):
     return P, norms
 
 
-def _jacobi_weights(A, diagonal):
+def _jacobi_weights(A):
     """``omega / a_ii`` with omega = 4 / (3 rho), rho the Gershgorin bound of D^-1 A."""
+    diagonal = A.diagonal()
     diagonal = np.where(diagonal > 0, diagonal, 1.0)
-    row_abs = np.asarray(abs(A).sum(axis=1)).ravel()
+    row_abs = A.row_abs_sums()
     rho = float(np.max(row_abs / diagonal)) if row_abs.size else 1.0
     omega = 4.0 / (3.0 * max(rho, 1e-12))
     return omega / diagonal
