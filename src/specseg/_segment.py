@@ -11,8 +11,14 @@ from ._clustering import _cluster, canonical_labels
 from ._embedding import SOLVERS, _embed
 from ._graph import pixel_graph
 from ._refine import refine_ncut
-from ._regions import COLOUR_SPACES, region_graph
-from ._validation import check_affinity, check_n_segments, check_option, check_random_state
+from ._regions import COLOUR_SPACES, image_features, region_graph, snap_boundaries
+from ._validation import (
+    check_affinity,
+    check_image,
+    check_n_segments,
+    check_option,
+    check_random_state,
+)
 
 __all__ = ["segment"]
 
@@ -106,9 +112,9 @@ def segment(
     -----
     ``n_segments="auto"`` computes the ``m = AUTO_MAX_SEGMENTS + 1`` smallest
     eigenvalues ``0 = lambda_1 <= ... <= lambda_m`` and takes the ``k`` that
-    maximises the eigengap ``lambda_{k+1} - lambda_k``: a graph made of ``k``
-    weakly linked clusters has ``k`` eigenvalues near 0 and then a jump (von
-    Luxburg 2007, section 8.3).
+    maximises the relative eigengap ``lambda_{k+1} / lambda_k`` (see
+    :func:`choose_n_segments`): a graph made of ``k`` weakly linked clusters
+    has ``k`` eigenvalues near 0 and then a jump (von Luxburg 2007, section 8.3).
 
     References
     ----------
@@ -177,7 +183,11 @@ def segment(
         node_labels, result = _cluster(graph.affinity, n_segments, solver=solver,
                                        assign=assign, refine=refine, tol=None, rng=rng,
                                        stages=stages)
-    labels = canonical_labels(graph.to_image(node_labels))
+    labels = graph.to_image(node_labels)
+    if mode == "regions" and refine and n_segments > 1:
+        with stages("boundaries"):
+            labels = _snap(image, labels, graph, channel_axis, colour_space)
+    labels = canonical_labels(labels)
     if not return_info:
         return labels
     from .metrics import ncut_value
@@ -196,6 +206,15 @@ def segment(
     return labels, info
 
 
+def _snap(image, labels, graph, channel_axis, colour_space):
+    """Pixel-accurate boundaries for a region segmentation (see ``snap_boundaries``)."""
+    features = image_features(check_image(image, channel_axis=channel_axis),
+                              colour_space=colour_space)
+    n_pixels = labels.size if graph.mask is None else int(graph.mask.sum())
+    side = (n_pixels / max(graph.n_nodes, 1)) ** (1.0 / labels.ndim)
+    return snap_boundaries(features, labels, width=int(np.ceil(side / 2)))
+
+
 def _auto_mode(image, mask, channel_axis):
     """"pixels" for masked or small inputs, "regions" for whole frames."""
     if mask is not None:
@@ -206,28 +225,43 @@ def _auto_mode(image, mask, channel_axis):
     return "regions" if int(np.prod(shape)) >= AUTO_REGIONS_MIN_PIXELS else "pixels"
 
 
-def choose_n_segments(eigenvalues):
-    """The number of segments with the largest eigengap.
+#: Eigenvalues below about this are treated as zero by the eigengap (solver noise).
+EIGENGAP_FLOOR = 1e-9
+
+
+def choose_n_segments(eigenvalues, *, floor=EIGENGAP_FLOOR):
+    """The number of segments at the largest relative eigengap.
 
     Parameters
     ----------
     eigenvalues : (m,) array_like
         The smallest eigenvalues of the normalized Laplacian, ascending.
+    floor : float, optional
+        Added to every eigenvalue, so that numerically zero eigenvalues
+        (one per disconnected or nearly disconnected segment) compare equal.
 
     Returns
     -------
     k : int
-        ``argmax_k (lambda_{k+1} - lambda_k)`` over ``k = 1 .. m - 1``.
+        ``argmax_k log((lambda_{k+1} + floor) / (lambda_k + floor))`` over
+        ``k = 1 .. m - 1``.
+
+    Notes
+    -----
+    The eigenvalues of weakly linked clusters are orders of magnitude smaller
+    than those inside a cluster, while the latter can be small in absolute
+    terms (a large smooth background has a small Fiedler value). The ratio of
+    consecutive eigenvalues, not their difference, finds that jump.
 
     Examples
     --------
-    >>> choose_n_segments([0.0, 0.001, 0.002, 0.3, 0.35, 0.4])
+    >>> choose_n_segments([0.0, 1e-12, 2e-11, 3e-4, 5e-4, 1e-3])
     3
     """
-    eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
+    eigenvalues = np.maximum(np.asarray(eigenvalues, dtype=np.float64), 0.0)
     if eigenvalues.size < 2:
         return 1
-    gaps = np.diff(eigenvalues)
+    gaps = np.diff(np.log(eigenvalues + floor))
     return int(np.argmax(gaps)) + 1
 
 
