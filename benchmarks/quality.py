@@ -100,7 +100,7 @@ METHODS = {
 
 
 def scenes(quick):
-    """Yield ``(scene, size label, noise, draws, make)``; make(seed) -> image, truth, mask, colour."""
+    """Yield ``(scene, size, noise, draws, make)``; make(seed): image, truth, mask, colour."""
 
     def shapes(size, noise):
         return lambda seed: (*datasets.shapes(size, noise=noise, random_state=seed), None, False)

@@ -2,7 +2,8 @@
 
 The pipeline reads as the data flow::
 
-    image --pixel_graph / region_graph--> Graph --spectral_embedding--> embedding --assign_labels--> labels
+    image --pixel_graph or region_graph--> Graph --spectral_embedding--> embedding
+          --assign_labels--> labels
 
 :func:`segment` runs all of it; :func:`spectral_clustering` is a drop-in for
 scikit-learn's on any sparse affinity matrix.
