@@ -67,6 +67,8 @@ COLOUR_SPACES = ("auto", "lab", "input")
 DEFAULT_REGIONS = 400
 #: Pixels per superpixel below which small images get fewer regions.
 MIN_REGION_PIXELS = 40
+#: Gaussian smoothing (pixels) of the features compared when snapping boundaries.
+SNAP_SIGMA = 0.5
 
 
 def image_features(image, *, colour_space="auto"):
@@ -420,7 +422,7 @@ def snap_boundaries(features, labels, *, width, mask=None):
     if not band.any():
         return labels
     smooth = np.stack(
-        [ndimage.gaussian_filter(features[..., c], 1.0) for c in range(features.shape[-1])],
+        [ndimage.gaussian_filter(features[..., c], SNAP_SIGMA) for c in range(features.shape[-1])],
         axis=-1,
     )
     target = smooth[band]
