@@ -71,7 +71,7 @@ def test_auto_k_colour():
 
 def test_choose_n_segments_relative_gap():
     assert choose_n_segments([0.0, 1e-14, 0.01, 0.02]) == 2
-    assert choose_n_segments([0.0]) == 1
+    assert choose_n_segments([0.0, 0.01]) == 1
     # a small absolute but large relative gap wins over a larger absolute one
     assert choose_n_segments([0.0, 1e-12, 1e-4, 0.05, 0.2]) == 2
 

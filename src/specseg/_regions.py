@@ -63,8 +63,10 @@ __all__ = ["SUPERPIXELS", "RegionStatistics", "region_affinity", "region_graph"]
 SUPERPIXELS = ("slic", "watershed")
 COLOUR_SPACES = ("auto", "lab", "input")
 
-#: Default number of superpixels for a frame: about 400, fewer for small images.
-DEFAULT_REGIONS = 400
+#: Default number of superpixels: about 400 for a frame, 1000 for a volume (a
+#: superpixel of a volume has relatively more boundary, so it needs to be
+#: smaller), fewer for small images.
+DEFAULT_REGIONS = {2: 400, 3: 1000}
 #: Pixels per superpixel below which small images get fewer regions.
 MIN_REGION_PIXELS = 40
 #: Gaussian smoothing (pixels) of the features compared when snapping boundaries.
@@ -296,9 +298,9 @@ def _grid_markers(shape, n_regions, mask):
     return markers
 
 
-def default_n_regions(n_pixels):
-    """About 400 regions, but at least ``MIN_REGION_PIXELS`` pixels each."""
-    return int(max(2, min(DEFAULT_REGIONS, n_pixels // MIN_REGION_PIXELS)))
+def default_n_regions(n_pixels, ndim=2):
+    """``DEFAULT_REGIONS[ndim]`` regions, but at least ``MIN_REGION_PIXELS`` pixels each."""
+    return int(max(2, min(DEFAULT_REGIONS[ndim], n_pixels // MIN_REGION_PIXELS)))
 
 
 def region_graph(
@@ -320,8 +322,8 @@ def region_graph(
     image : (M, N[, P][, C]) array_like
         Grey or multichannel image; any real dtype.
     n_regions : int, optional
-        Approximate number of superpixels (default: 400, fewer for images with
-        fewer than ``400 * 40`` pixels).
+        Approximate number of superpixels (default: 400 for an image, 1000 for
+        a volume, fewer when that leaves less than 40 pixels per superpixel).
     mask : (M, N[, P]) array_like of bool, optional
         Only pixels where the mask is nonzero belong to regions.
     channel_axis : int, optional
@@ -368,7 +370,7 @@ def region_graph(
         compactness = check_positive_float("compactness", compactness)
     n_pixels = int(np.prod(shape)) if mask is None else int(mask.sum())
     if n_regions is None:
-        n_regions = default_n_regions(n_pixels)
+        n_regions = default_n_regions(n_pixels, len(shape))
     elif isinstance(n_regions, bool) or not isinstance(n_regions, numbers.Integral) or (
         n_regions < 1
     ):

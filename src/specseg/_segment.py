@@ -244,7 +244,9 @@ def choose_n_segments(eigenvalues, *, floor=EIGENGAP_FLOOR):
     -------
     k : int
         ``argmax_k log((lambda_{k+1} + floor) / (lambda_k + floor))`` over
-        ``k = 1 .. m - 1``.
+        ``k = 2 .. m - 1`` (1 when ``m < 3``). One segment is never chosen:
+        the first ratio compares the trivial eigenvalue 0 with the floor and
+        would win on any connected graph.
 
     Notes
     -----
@@ -257,12 +259,14 @@ def choose_n_segments(eigenvalues, *, floor=EIGENGAP_FLOOR):
     --------
     >>> choose_n_segments([0.0, 1e-12, 2e-11, 3e-4, 5e-4, 1e-3])
     3
+    >>> choose_n_segments([0.0, 1e-4, 2e-4, 3e-2, 4e-2])
+    3
     """
     eigenvalues = np.maximum(np.asarray(eigenvalues, dtype=np.float64), 0.0)
-    if eigenvalues.size < 2:
+    if eigenvalues.size < 3:
         return 1
-    gaps = np.diff(np.log(eigenvalues + floor))
-    return int(np.argmax(gaps)) + 1
+    gaps = np.diff(np.log(eigenvalues + floor))[1:]
+    return int(np.argmax(gaps)) + 2
 
 
 class _StageClock:
