@@ -167,9 +167,10 @@ def test_more_segments_than_pixels_inside_mask_refused():
     assert segment(small_image(), 4, mask=mask)[mask].tolist() == [0, 1, 2, 3]
 
 
-@pytest.mark.parametrize("n", [2.5, float("nan"), None, "3", [2]])
+@pytest.mark.parametrize("n", [2.5, float("nan"), None, [2]])
 def test_non_integer_n_segments_refused(n):
-    with pytest.raises(TypeError, match="n_segments must be an integer, got .*pass a whole"):
+    expected = 'n_segments must be an integer( or "auto")?, got .*pass a whole'
+    with pytest.raises(TypeError, match=expected):
         segment(small_image(), n)
 
 
@@ -179,9 +180,16 @@ def test_integral_float_and_numpy_int_n_segments_accepted():
     np.testing.assert_array_equal(segment(small_image(), np.int64(2)), reference)
 
 
-def test_auto_n_segments_refused_until_implemented():
-    with pytest.raises(ValueError, match='n_segments="auto" is not implemented yet; pass an'):
-        segment(small_image(), "auto")
+def test_auto_n_clusters_refused_by_spectral_clustering():
+    W = sparse.csr_array(np.ones((3, 3)) - np.eye(3))
+    with pytest.raises(ValueError, match='n_clusters="auto" is not available here'):
+        spectral_clustering(W, "auto")
+
+
+@pytest.mark.parametrize("value", ["many", "AUTO", "", "3"])
+def test_other_strings_refused(value):
+    with pytest.raises(ValueError, match='n_segments must be an integer or "auto"'):
+        segment(small_image(), value)
 
 
 def test_spectral_clustering_names_n_clusters():

@@ -2,7 +2,8 @@
 
 The pipeline reads as the data flow::
 
-    image --pixel_graph--> Graph --spectral_embedding--> embedding --assign_labels--> labels
+    image --pixel_graph or region_graph--> Graph --spectral_embedding--> embedding
+          --assign_labels--> labels
 
 :func:`segment` runs all of it; :func:`spectral_clustering` is a drop-in for
 scikit-learn's on any sparse affinity matrix.
@@ -16,8 +17,9 @@ from ._clustering import canonical_labels, spectral_clustering
 from ._embedding import SpectralWarning, spectral_embedding
 from ._graph import Graph, pixel_graph
 from ._refine import refine_ncut
+from ._regions import region_graph
 from ._segment import segment
-from .metrics import ncut_value
+from .metrics import boundary_f1, ncut_value, variation_of_information
 
 try:
     __version__ = version("specseg")
@@ -28,6 +30,7 @@ __all__ = [
     "Graph",
     "SpectralWarning",
     "assign_labels",
+    "boundary_f1",
     "canonical_labels",
     "datasets",
     "io",
@@ -36,7 +39,9 @@ __all__ = [
     "pixel_graph",
     "plot",
     "refine_ncut",
+    "region_graph",
     "segment",
     "spectral_clustering",
     "spectral_embedding",
+    "variation_of_information",
 ]

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from ._validation import check_image, check_mask, check_positive_float
+from ._validation import check_image, check_mask, check_option, check_positive_float
 
 __all__ = ["Graph", "pixel_graph"]
 
@@ -133,7 +133,7 @@ def _pair_slices(offset):
     return tuple(src), tuple(dst)
 
 
-def _edge_differences(image, mask, connectivity, spacing):
+def _edge_differences(image, mask, connectivity, spacing, offsets=None):
     """Yield ``(src_nodes, dst_nodes, difference, distance)`` for each offset."""
     shape = image.shape[:-1]
     if mask is None:
@@ -141,7 +141,9 @@ def _edge_differences(image, mask, connectivity, spacing):
     else:
         index = np.full(shape, -1, dtype=np.int64)
         index[mask] = np.arange(int(mask.sum()))
-    for offset in _neighbour_offsets(len(shape), connectivity):
+    if offsets is None:
+        offsets = _neighbour_offsets(len(shape), connectivity)
+    for offset in offsets:
         src, dst = _pair_slices(offset)
         diff = image[src] - image[dst]
         diff = np.sqrt(np.einsum("...c,...c->...", diff, diff))
@@ -164,7 +166,22 @@ def edge_scale(differences):
     return scale if scale > 0 else 1.0
 
 
-def pixel_graph(image, *, mask=None, channel_axis=None, connectivity=1, beta=1.0, spacing=None):
+SCALES = ("rms", "median")
+
+
+def pixel_graph(
+    image,
+    *,
+    mask=None,
+    channel_axis=None,
+    connectivity=1,
+    beta=1.0,
+    spacing=None,
+    colour_space="input",
+    scale="rms",
+    radius=None,
+    edge_weight=0.0,
+):
     """Build the pixel affinity graph of a 2-D or 3-D image.
 
     Parameters
@@ -183,6 +200,26 @@ def pixel_graph(image, *, mask=None, channel_axis=None, connectivity=1, beta=1.0
         Sharpness of the intensity kernel (larger: boundaries cut more easily).
     spacing : sequence of float, optional
         Physical pixel size along each spatial axis (default 1).
+    colour_space : {"input", "lab", "auto"}, optional
+        "input" compares the channels as given; "lab" (and "auto" for
+        3-channel images) converts RGB to CIELAB first (see
+        :func:`specseg._regions.image_features`), which compares colours as
+        people see them and separates hues of equal brightness. "lab" needs 3
+        channels.
+    scale : {"rms", "median"}, optional
+        How the intensity scale ``s`` is computed from the edge differences:
+        their root mean square, or their median (more robust: a few strong
+        boundaries do not inflate it). Both are 1 for a constant image.
+    radius : float, optional
+        Shi & Malik's neighbourhood: connect every pair of pixels closer than
+        ``radius`` (in units of the smallest spacing) and multiply the
+        intensity term by the spatial term ``exp(-(||p - q|| / h)^2 / radius^2)``
+        instead of ``h / ||p - q||``. Overrides ``connectivity``.
+    edge_weight : float, optional
+        Weight of an edge (intervening contour) term: each affinity is
+        multiplied by ``exp(-edge_weight * g / g_s)`` with ``g`` the largest
+        gradient magnitude at the two ends of the edge and ``g_s`` the median
+        gradient magnitude. 0 (default) turns the term off.
 
     Returns
     -------
@@ -210,6 +247,11 @@ def pixel_graph(image, *, mask=None, channel_axis=None, connectivity=1, beta=1.0
     ndim = len(shape)
     mask = check_mask(mask, shape)
     beta = check_positive_float("beta", beta, allow_zero=True)
+    check_option("colour space", colour_space, ("input", "lab", "auto"))
+    check_option("scale", scale, SCALES)
+    edge_weight = check_positive_float("edge_weight", edge_weight, allow_zero=True)
+    if radius is not None:
+        radius = check_positive_float("radius", radius)
     if isinstance(connectivity, bool) or connectivity not in range(1, ndim + 1):
         raise ValueError(
             f"connectivity must be an integer from 1 to {ndim} for a {ndim}-D image, "
@@ -222,21 +264,63 @@ def pixel_graph(image, *, mask=None, channel_axis=None, connectivity=1, beta=1.0
         if not all(np.isfinite(h) and h > 0 for h in spacing):
             raise ValueError(f"spacing must be positive and finite, got {spacing}.")
     n_nodes = int(np.prod(shape)) if mask is None else int(mask.sum())
+    if colour_space == "lab" or (colour_space == "auto" and image.shape[-1] == 3):
+        from ._regions import image_features
 
-    parts = list(_edge_differences(image, mask, connectivity, spacing))
-    all_diffs = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
-    scale = edge_scale(all_diffs)
+        image = image_features(image, colour_space="lab")
     h = min(spacing)
+    offsets = None if radius is None else _radius_offsets(ndim, radius, spacing, h)
+    parts = list(_edge_differences(image, mask, connectivity, spacing, offsets=offsets))
+    all_diffs = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
+    if scale == "rms":
+        scale = edge_scale(all_diffs)
+    else:
+        positive = all_diffs[all_diffs > 0]
+        scale = float(np.median(positive)) if positive.size else 1.0
+    if edge_weight > 0:
+        gradient = _gradient_magnitude(image)
+        g_flat = gradient.ravel() if mask is None else gradient[mask]
+        g_scale = float(np.median(g_flat[g_flat > 0])) if (g_flat > 0).any() else 1.0
     rows, cols, weights = [], [], []
     for i, j, diff, distance in parts:
         w = np.exp(diff * (-beta / scale))
-        if distance != h:
+        if radius is not None:
+            w *= np.exp(-((distance / h) ** 2) / radius**2)
+        elif distance != h:
             w *= h / distance
+        if edge_weight > 0:
+            g = np.maximum(g_flat[i], g_flat[j])
+            w *= np.exp(g * (-edge_weight / g_scale))
         rows.append(i)
         cols.append(j)
-        weights.append(w)
+        weights.append(np.maximum(w, np.finfo(np.float64).tiny))
     affinity = _symmetric_csr(rows, cols, weights, n_nodes)
     return Graph(affinity=affinity, shape=tuple(shape), mask=mask, scale=scale)
+
+
+def _radius_offsets(ndim, radius, spacing, h):
+    """Half of the offsets within physical distance ``radius * h``."""
+    reach = [int(np.floor(radius * h / s)) for s in spacing]
+    offsets = []
+    for off in itertools.product(*[range(-r, r + 1) for r in reach]):
+        nonzero = [o for o in off if o != 0]
+        if not nonzero or nonzero[0] < 0:
+            continue
+        distance = np.sqrt(sum((o * s) ** 2 for o, s in zip(off, spacing, strict=True)))
+        if distance <= radius * h:
+            offsets.append(off)
+    return offsets
+
+
+def _gradient_magnitude(image):
+    """Gradient magnitude of a ``(..., C)`` image, summed over channels."""
+    from scipy import ndimage
+
+    total = np.zeros(image.shape[:-1])
+    for c in range(image.shape[-1]):
+        for axis in range(image.ndim - 1):
+            total += ndimage.sobel(image[..., c], axis=axis) ** 2
+    return np.sqrt(total)
 
 
 def _symmetric_csr(rows, cols, weights, n_nodes):

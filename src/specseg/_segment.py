@@ -2,26 +2,48 @@
 
 from __future__ import annotations
 
+import operator
 import time
 
-from ._assign import ASSIGN_METHODS
+import numpy as np
+
+from ._assign import ASSIGN_METHODS, assign_labels
 from ._clustering import _cluster, canonical_labels
-from ._embedding import SOLVERS
+from ._embedding import SOLVERS, _embed
 from ._graph import pixel_graph
-from ._validation import check_n_segments, check_option, check_random_state
+from ._refine import refine_ncut
+from ._regions import COLOUR_SPACES, image_features, region_graph, snap_boundaries
+from ._validation import (
+    check_affinity,
+    check_image,
+    check_n_segments,
+    check_option,
+    check_random_state,
+)
 
 __all__ = ["segment"]
+
+
+MODES = ("auto", "pixels", "regions")
+
+#: "auto" uses the region graph for unmasked images with at least this many pixels.
+AUTO_REGIONS_MIN_PIXELS = 48 * 48
+#: ``n_segments="auto"`` considers at most this many segments.
+AUTO_MAX_SEGMENTS = 16
 
 
 def segment(
     image,
     n_segments=8,
     *,
+    mode="auto",
     mask=None,
     channel_axis=None,
-    beta=1.0,
+    beta=None,
     connectivity=1,
     spacing=None,
+    n_regions=None,
+    colour_space="auto",
     solver="auto",
     assign="cluster_qr",
     refine=True,
@@ -29,24 +51,38 @@ def segment(
     progress=None,
     return_info=False,
 ):
-    """Segment a 2-D or 3-D image by the normalized cut of its pixel graph.
+    """Segment a 2-D or 3-D image by the normalized cut of its pixel or region graph.
 
     Parameters
     ----------
     image : (M, N[, P][, C]) array_like
         Grey or multichannel image of any real dtype.
-    n_segments : int, optional
-        Number of segments.
+    n_segments : int or "auto", optional
+        Number of segments, or "auto" to choose it from the largest gap between
+        consecutive eigenvalues of the normalized Laplacian (at most
+        ``AUTO_MAX_SEGMENTS``).
+    mode : {"auto", "pixels", "regions"}, optional
+        "pixels" cuts the graph of neighbouring pixels (:func:`pixel_graph`);
+        "regions" cuts a graph of superpixels (:func:`region_graph`), which is
+        much better and faster on whole frames. "auto" picks "pixels" when a
+        mask is given or the image has fewer than ``AUTO_REGIONS_MIN_PIXELS``
+        pixels, and "regions" otherwise.
     mask : (M, N[, P]) array_like of bool, optional
         Pixels to segment (nonzero = inside). Pixels outside get label -1.
     channel_axis : int, optional
         Axis holding colour channels; None for a single-channel image.
     beta : float, optional
-        Sharpness of the intensity kernel, see :func:`pixel_graph`.
+        Sharpness of the affinity kernel; default 1 for "pixels" (see
+        :func:`pixel_graph`) and 4 for "regions" (see :func:`region_graph`).
     connectivity : int, optional
-        Neighbourhood, see :func:`pixel_graph`.
+        Pixel neighbourhood, see :func:`pixel_graph` ("pixels" only).
     spacing : sequence of float, optional
         Pixel spacing, see :func:`pixel_graph`.
+    n_regions : int, optional
+        Approximate number of superpixels ("regions" only), see :func:`region_graph`.
+    colour_space : {"auto", "lab", "input"}, optional
+        "auto" and "lab" compare 3-channel (RGB) images in CIELAB; "input"
+        uses the channels as given.
     solver : {"auto", "arpack", "lobpcg", "amg", "dense"}, optional
         Eigensolver, see :func:`spectral_embedding`.
     assign : {"cluster_qr", "kmeans", "discretize"}, optional
@@ -60,7 +96,8 @@ def segment(
         (``fraction=0.0``) and ends (``1.0``); stages are "graph", "embedding",
         "assignment" and "refinement". For progress bars and logging.
     return_info : bool, optional
-        Also return a dict describing the run: ``n_segments``, ``solver``,
+        Also return a dict describing the run: ``mode`` (the mode used),
+        ``n_segments`` (the number used, chosen when "auto"), ``solver``,
         ``eigenvalues``, ``residuals`` (eigen-residual norms), ``ncut``,
         ``n_nodes``, ``n_components`` (connected components of the graph) and
         ``timings`` (seconds per stage).
@@ -73,6 +110,19 @@ def segment(
     info : dict
         Only if ``return_info``.
 
+    Notes
+    -----
+    ``n_segments="auto"`` computes the ``m = AUTO_MAX_SEGMENTS + 1`` smallest
+    eigenvalues ``0 = lambda_1 <= ... <= lambda_m`` and takes the ``k`` that
+    maximises the relative eigengap ``lambda_{k+1} / lambda_k`` (see
+    :func:`choose_n_segments`): a graph made of ``k`` weakly linked clusters
+    has ``k`` eigenvalues near 0 and then a jump (von Luxburg 2007, section 8.3).
+
+    References
+    ----------
+    .. [1] U. von Luxburg, "A tutorial on spectral clustering", Statistics and
+           Computing 17(4), 2007. :doi:`10.1007/s11222-007-9033-z`
+
     Examples
     --------
     >>> from specseg.datasets import four_circles
@@ -80,30 +130,73 @@ def segment(
     >>> labels = segment(image, 4, mask=mask, random_state=0)
     >>> labels.shape, int(labels.min()), int(labels.max())
     ((60, 60), -1, 3)
+    >>> from specseg.datasets import shapes
+    >>> image, truth = shapes(96, n_shapes=3, noise=0.05, random_state=0)
+    >>> labels, info = segment(image, "auto", return_info=True)
+    >>> info["mode"], info["n_segments"]
+    ('regions', 4)
     """
-    check_n_segments(n_segments, None)  # fail before building the graph; bound checked below
+    check_n_segments(n_segments, None, allow_auto=True)  # fail before the graph is built
+    check_option("mode", mode, MODES)
     check_option("solver", solver, SOLVERS)
     check_option("assignment method", assign, ASSIGN_METHODS)
+    check_option("colour space", colour_space, COLOUR_SPACES)
+    if isinstance(n_segments, str):
+        check_option("n_segments", n_segments, ("auto",))
     rng = check_random_state(random_state)
     stages = _StageClock(progress)
+    if mode == "auto":
+        mode = _auto_mode(image, mask, channel_axis)
     with stages("graph"):
-        graph = pixel_graph(
-            image,
-            mask=mask,
-            channel_axis=channel_axis,
-            connectivity=connectivity,
-            beta=beta,
-            spacing=spacing,
-        )
-    n_segments = check_n_segments(n_segments, graph.n_nodes)
-    node_labels, result = _cluster(graph.affinity, n_segments, solver=solver, assign=assign,
-                              refine=refine, tol=None, rng=rng, stages=stages)
-    labels = canonical_labels(graph.to_image(node_labels))
+        if mode == "pixels":
+            graph = pixel_graph(
+                image,
+                mask=mask,
+                channel_axis=channel_axis,
+                connectivity=connectivity,
+                beta=1.0 if beta is None else beta,
+                spacing=spacing,
+                colour_space=colour_space,
+            )
+        else:
+            graph = region_graph(
+                image,
+                n_regions=n_regions,
+                mask=mask,
+                channel_axis=channel_axis,
+                beta=4.0 if beta is None else beta,
+                colour_space=colour_space,
+                spacing=spacing,
+            )
+    n_segments = check_n_segments(n_segments, graph.n_nodes, allow_auto=True)
+    if n_segments == "auto":
+        affinity = check_affinity(graph.affinity)
+        m = min(AUTO_MAX_SEGMENTS + 1, graph.n_nodes)
+        with stages("embedding"):
+            result = _embed(affinity, m, solver=solver, tol=None, rng=rng)
+        n_segments = choose_n_segments(result.eigenvalues)
+        with stages("assignment"):
+            node_labels = assign_labels(result.embedding[:, :n_segments], n_segments,
+                                        method=assign, random_state=rng)
+        if refine and n_segments > 1:
+            with stages("refinement"):
+                node_labels = refine_ncut(affinity, node_labels)
+        result.eigenvalues = result.eigenvalues[:n_segments]
+    else:
+        node_labels, result = _cluster(graph.affinity, n_segments, solver=solver,
+                                       assign=assign, refine=refine, tol=None, rng=rng,
+                                       stages=stages)
+    labels = graph.to_image(node_labels)
+    if mode == "regions" and refine and n_segments > 1:
+        with stages("boundaries"):
+            labels = _snap(image, labels, graph, channel_axis, colour_space)
+    labels = canonical_labels(labels)
     if not return_info:
         return labels
     from .metrics import ncut_value
 
     info = {
+        "mode": mode,
         "n_segments": n_segments,
         "n_nodes": graph.n_nodes,
         "solver": result.solver,
@@ -115,6 +208,73 @@ def segment(
         "timings": dict(stages.timings),
     }
     return labels, info
+
+
+def _snap(image, labels, graph, channel_axis, colour_space):
+    """Pixel-accurate boundaries for a region segmentation (see ``snap_boundaries``)."""
+    features = image_features(check_image(image, channel_axis=channel_axis),
+                              colour_space=colour_space)
+    n_pixels = labels.size if graph.mask is None else int(graph.mask.sum())
+    side = (n_pixels / max(graph.n_nodes, 1)) ** (1.0 / labels.ndim)
+    return snap_boundaries(features, labels, width=int(np.ceil(side / 2)))
+
+
+def _auto_mode(image, mask, channel_axis):
+    """"pixels" for masked or small inputs, "regions" for whole frames."""
+    if mask is not None:
+        return "pixels"
+    shape = np.shape(image)
+    if channel_axis is not None:
+        try:
+            axis = operator.index(channel_axis) % max(len(shape), 1)
+        except TypeError:
+            return "pixels"  # the graph builder reports the bad channel_axis
+        shape = tuple(s for a, s in enumerate(shape) if a != axis)
+    return "regions" if int(np.prod(shape)) >= AUTO_REGIONS_MIN_PIXELS else "pixels"
+
+
+#: Eigenvalues below about this are treated as zero by the eigengap (solver noise).
+EIGENGAP_FLOOR = 1e-9
+
+
+def choose_n_segments(eigenvalues, *, floor=EIGENGAP_FLOOR):
+    """The number of segments at the largest relative eigengap.
+
+    Parameters
+    ----------
+    eigenvalues : (m,) array_like
+        The smallest eigenvalues of the normalized Laplacian, ascending.
+    floor : float, optional
+        Added to every eigenvalue, so that numerically zero eigenvalues
+        (one per disconnected or nearly disconnected segment) compare equal.
+
+    Returns
+    -------
+    k : int
+        ``argmax_k log((lambda_{k+1} + floor) / (lambda_k + floor))`` over
+        ``k = 2 .. m - 1`` (1 when ``m < 3``). One segment is never chosen:
+        the first ratio compares the trivial eigenvalue 0 with the floor and
+        would win on any connected graph.
+
+    Notes
+    -----
+    The eigenvalues of weakly linked clusters are orders of magnitude smaller
+    than those inside a cluster, while the latter can be small in absolute
+    terms (a large smooth background has a small Fiedler value). The ratio of
+    consecutive eigenvalues, not their difference, finds that jump.
+
+    Examples
+    --------
+    >>> choose_n_segments([0.0, 1e-12, 2e-11, 3e-4, 5e-4, 1e-3])
+    3
+    >>> choose_n_segments([0.0, 1e-4, 2e-4, 3e-2, 4e-2])
+    3
+    """
+    eigenvalues = np.maximum(np.asarray(eigenvalues, dtype=np.float64), 0.0)
+    if eigenvalues.size < 3:
+        return 1
+    gaps = np.diff(np.log(eigenvalues + floor))[1:]
+    return int(np.argmax(gaps)) + 2
 
 
 class _StageClock:

@@ -197,12 +197,16 @@ def check_n_segments(n_segments, n_nodes, *, allow_auto=False, name="n_segments"
     ...
     ValueError: n_segments must be >= 1, got 0; ask for at least one.
     """
-    if isinstance(n_segments, str) and n_segments == "auto":
-        if allow_auto:
+    if isinstance(n_segments, str):
+        if n_segments == "auto" and allow_auto:
             return n_segments
-        raise ValueError(
-            f'{name}="auto" is not implemented yet; pass an integer number of segments (>= 1).'
-        )
+        if n_segments == "auto":
+            raise ValueError(
+                f'{name}="auto" is not available here (segment() chooses k automatically); '
+                "pass an integer number of clusters (>= 1)."
+            )
+        valid = 'an integer or "auto"' if allow_auto else "an integer"
+        raise ValueError(f"{name} must be {valid}, got the string {n_segments!r}.")
     if isinstance(n_segments, bool) or not isinstance(n_segments, numbers.Integral):
         if isinstance(n_segments, float) and n_segments.is_integer():
             n_segments = int(n_segments)

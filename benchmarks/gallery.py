@@ -1,0 +1,107 @@
+"""Make the figures of docs/gallery/: ``python benchmarks/gallery.py``.
+
+Figures: the seed example (four circles), real photographs from
+``skimage.data`` (coins, astronaut) segmented in each mode, and slices of a 3-D
+volume. Each PNG is kept small (downsampled display, 80 dpi).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from skimage import data  # noqa: E402
+from skimage.segmentation import mark_boundaries  # noqa: E402
+
+import specseg  # noqa: E402
+from specseg.datasets import balls, four_circles  # noqa: E402
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "gallery"
+DPI = 80
+
+
+def _panel(ax, image, labels, title):
+    shown = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=-1)
+    shown = (shown - shown.min()) / max(np.ptp(shown), 1e-12)
+    ax.imshow(mark_boundaries(shown, np.maximum(labels, 0), color=(1, 0.2, 0.2)))
+    ax.set_title(title, fontsize=9)
+    ax.set_axis_off()
+
+
+def _save(fig, name):
+    path = OUT / name
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    print(f"{path.relative_to(OUT.parents[1])}: {path.stat().st_size // 1024} KB")
+
+
+def seed_figure():
+    image, mask, truth = four_circles(100, noise=0.2, random_state=0)
+    labels = specseg.segment(image, 4, mask=mask, random_state=0)
+    ari = specseg.metrics.adjusted_rand_score(truth[mask], labels[mask])
+    fig, axes = plt.subplots(1, 2, figsize=(6, 3))
+    axes[0].imshow(image, cmap="gray")
+    axes[0].set_title("four noisy circles (the seed)", fontsize=9)
+    axes[0].set_axis_off()
+    axes[1].imshow(np.ma.masked_less(labels, 0), cmap="tab10", vmin=0, vmax=9)
+    axes[1].set_title(f"segment(image, 4, mask=mask), ARI {ari:.3f}", fontsize=9)
+    axes[1].set_axis_off()
+    _save(fig, "seed.png")
+
+
+def photo_figure(name, image, n_segments, channel_axis):
+    runs = [
+        ("pixels", dict(mode="pixels")),
+        ("regions", dict(mode="regions")),
+        ("regions, auto k", dict(mode="regions")),
+    ]
+    small = image[::2, ::2] if image.shape[0] > 300 else image
+    fig, axes = plt.subplots(1, len(runs), figsize=(3.2 * len(runs), 3.4))
+    for ax, (title, kwargs) in zip(axes, runs, strict=True):
+        k = "auto" if "auto" in title else n_segments
+        source = small if kwargs["mode"] == "pixels" else image
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            labels, info = specseg.segment(source, k, channel_axis=channel_axis,
+                                           return_info=True, **kwargs)
+        elapsed = time.perf_counter() - start
+        if source is small and small is not image:
+            labels = np.kron(labels, np.ones((2, 2), int))[: image.shape[0], : image.shape[1]]
+        _panel(ax, image, labels, f"{title}: k={info['n_segments']}, {elapsed:.1f} s")
+    _save(fig, f"{name}.png")
+
+
+def volume_figure():
+    volume, truth = balls(64, n_balls=4, noise=0.1, random_state=0)
+    labels, info = specseg.segment(volume, 5, return_info=True)
+    ari = specseg.metrics.adjusted_rand_score(truth, labels)
+    slices = [16, 32, 48]
+    fig, axes = plt.subplots(2, len(slices), figsize=(7.5, 5))
+    for col, z in enumerate(slices):
+        axes[0, col].imshow(volume[z], cmap="gray")
+        axes[0, col].set_title(f"slice {z}", fontsize=9)
+        axes[0, col].set_axis_off()
+        _panel(axes[1, col], volume[z], labels[z], f"segments, slice {z}")
+    fig.suptitle(f"balls(64): 64³ volume, mode {info['mode']!r}, ARI {ari:.3f}", fontsize=10)
+    _save(fig, "volume.png")
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    seed_figure()
+    photo_figure("coins", data.coins(), 8, None)
+    photo_figure("astronaut", data.astronaut(), 8, -1)
+    volume_figure()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

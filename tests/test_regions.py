@@ -1,0 +1,165 @@
+import numpy as np
+import pytest
+from scipy import sparse
+from sklearn.metrics import adjusted_rand_score
+
+from specseg import pixel_graph, region_graph, segment, spectral_clustering
+from specseg._regions import RegionStatistics, image_features
+from specseg.datasets import hue_regions, shapes
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return shapes(96, n_shapes=3, noise=0.05, random_state=1)
+
+
+def test_region_graph_contract(scene):
+    image, _ = scene
+    graph = region_graph(image, n_regions=60)
+    a = graph.affinity
+    assert isinstance(a, sparse.csr_array)
+    assert abs(a - a.T).max() < 1e-12
+    assert a.diagonal().max() == 0 and a.data.min() > 0
+    assert graph.node_map.shape == image.shape
+    assert set(np.unique(graph.node_map)) == set(range(graph.n_nodes))
+    labels = graph.to_image(np.arange(graph.n_nodes))
+    np.testing.assert_array_equal(labels, graph.node_map)
+
+
+def test_region_statistics_brute_force(rng):
+    labels = rng.integers(0, 4, (6, 7))
+    features = rng.random((6, 7, 2))
+    stats = RegionStatistics.from_labels(features, labels)
+    for r in range(4):
+        np.testing.assert_allclose(stats.mean[r], features[labels == r].mean(axis=0))
+    length = {}
+    for p in np.ndindex(6, 7):
+        for q in ((p[0] + 1, p[1]), (p[0], p[1] + 1)):
+            if q[0] < 6 and q[1] < 7 and labels[p] != labels[q]:
+                key = tuple(sorted((labels[p], labels[q])))
+                length[key] = length.get(key, 0) + 1
+    assert {tuple(p): n for p, n in zip(stats.pairs.tolist(), stats.length, strict=True)} == length
+
+
+def test_statistics_merge_across_blocks(rng):
+    """Statistics of two blocks merge into those of the whole (block-wise processing)."""
+    labels = rng.integers(0, 5, (8, 6))
+    features = rng.random((8, 6, 1))
+    whole = RegionStatistics.from_labels(features, labels, n_regions=5)
+    top = RegionStatistics.from_labels(features[:4], labels[:4], n_regions=5)
+    bottom = RegionStatistics.from_labels(features[4:], labels[4:], n_regions=5)
+    # the faces between the blocks (rows 3 | 4) are counted once, by the seam
+    merged = top.merge(bottom).merge(seam_faces(features, labels, 3))
+    np.testing.assert_allclose(merged.count, whole.count)
+    np.testing.assert_allclose(merged.total, whole.total)
+    np.testing.assert_array_equal(merged.pairs, whole.pairs)
+    np.testing.assert_allclose(merged.length, whole.length)
+    np.testing.assert_allclose(merged.contrast, whole.contrast)
+
+
+def seam_faces(features, labels, row):
+    """Statistics holding only the faces between ``row`` and ``row + 1``."""
+    a, b = labels[row], labels[row + 1]
+    face = a != b
+    n = 5
+    keys = np.minimum(a, b)[face] * n + np.maximum(a, b)[face]
+    diff = np.linalg.norm(features[row][face] - features[row + 1][face], axis=-1)
+    unique, inverse = np.unique(keys, return_inverse=True)
+    return RegionStatistics(
+        np.zeros(n), np.zeros((n, 1)), np.zeros((n, 1)),
+        np.stack([unique // n, unique % n], axis=1),
+        np.bincount(inverse, minlength=unique.size).astype(float),
+        np.bincount(inverse, diff, minlength=unique.size),
+    )
+
+
+@pytest.mark.parametrize("method", ["slic", "watershed"])
+def test_region_segmentation_finds_shapes(scene, method):
+    image, truth = scene
+    graph = region_graph(image, n_regions=150, superpixel_method=method)
+    labels = graph.to_image(spectral_clustering(graph.affinity, 4))
+    assert adjusted_rand_score(truth.ravel(), labels.ravel()) > 0.85
+
+
+def test_mask_gives_minus_one_outside(scene):
+    image, _ = scene
+    mask = np.zeros(image.shape, bool)
+    mask[8:80, 8:80] = True
+    graph = region_graph(image, n_regions=40, mask=mask)
+    assert np.all(graph.node_map[~mask] == -1)
+    assert np.all(graph.node_map[mask] >= 0)
+
+
+def test_same_picture_in_any_dtype_gives_same_regions(scene):
+    image, _ = scene
+    as_uint8 = np.round((image - image.min()) / np.ptp(image) * 255).astype(np.uint8)
+    reference = region_graph(as_uint8.astype(np.float64), n_regions=50).node_map
+    for variant in (as_uint8, as_uint8.astype(np.float32) * 4.0, as_uint8 / 255.0 * 8.0):
+        np.testing.assert_array_equal(region_graph(variant, n_regions=50).node_map, reference)
+
+
+def test_constant_image_is_finite():
+    graph = region_graph(np.full((32, 32), 7.0), n_regions=16)
+    assert np.isfinite(graph.affinity.data).all() and graph.n_nodes >= 2
+    labels = segment(np.full((64, 64), 3.0), 2)
+    assert set(np.unique(labels)) == {0, 1}
+
+
+def test_lab_features_separate_equal_lightness_hues():
+    image, truth = hue_regions(48, n_regions=2, noise=0.0, random_state=0)
+    lab = image_features(image)
+    # lightness (first channel) is nearly constant, hue channels are not
+    assert np.ptp(lab[..., 0]) < 0.05 < np.ptp(lab[..., 1:])
+    with pytest.raises(ValueError, match="3-channel"):
+        image_features(np.zeros((4, 4, 2)), colour_space="lab")
+
+
+def test_volume_region_graph(rng):
+    volume = np.zeros((20, 20, 20))
+    volume[:, :, 10:] = 1.0
+    volume += 0.1 * rng.standard_normal(volume.shape)
+    graph = region_graph(volume, n_regions=40)
+    assert graph.node_map.shape == volume.shape
+    labels = segment(volume, 2, mode="regions", n_regions=40)
+    truth = np.zeros(volume.shape, int)
+    truth[:, :, 10:] = 1
+    assert adjusted_rand_score(truth.ravel(), labels.ravel()) > 0.95
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"superpixel_method": "quickshift"}, "superpixel method"),
+        ({"colour_space": "hsv"}, "colour space"),
+        ({"n_regions": 0}, "n_regions"),
+        ({"beta": -1.0}, "beta"),
+    ],
+)
+def test_region_graph_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        region_graph(np.zeros((16, 16)), **kwargs)
+
+
+def test_pixel_graph_radius_and_edge_term(rng):
+    image = rng.random((8, 9))
+    near = pixel_graph(image)
+    wide = pixel_graph(image, radius=2.0)
+    assert wide.n_edges > pixel_graph(image, connectivity=2).n_edges > near.n_edges
+    # Shi & Malik spatial term: exp(-d^2 / r^2) for a pair two pixels apart
+    diff = abs(image[0, 0] - image[0, 2])
+    expected = np.exp(-diff / wide.scale) * np.exp(-4.0 / 4.0)
+    assert wide.affinity[[0], [2]][0] == pytest.approx(expected)
+    edged = pixel_graph(image, edge_weight=1.0)
+    assert (edged.affinity.data <= near.affinity.data + 1e-15).all()
+
+
+def test_pixel_graph_median_scale_and_lab(rng):
+    image = rng.random((6, 7))
+    graph = pixel_graph(image, scale="median")
+    diffs = np.r_[np.abs(np.diff(image, axis=0)).ravel(), np.abs(np.diff(image, axis=1)).ravel()]
+    assert graph.scale == pytest.approx(np.median(diffs))
+    colour = rng.random((6, 7, 3))
+    lab = pixel_graph(colour, channel_axis=-1, colour_space="lab")
+    assert lab.n_edges == pixel_graph(colour, channel_axis=-1).n_edges
+    with pytest.raises(ValueError, match="scale"):
+        pixel_graph(image, scale="mean")
