@@ -15,6 +15,7 @@ from ._assign import assign_labels
 from ._clustering import canonical_labels, spectral_clustering
 from ._embedding import SpectralWarning, spectral_embedding
 from ._graph import Graph, pixel_graph
+from ._memory import estimate_memory
 from ._refine import refine_ncut
 from ._segment import segment
 from .metrics import ncut_value
@@ -30,6 +31,7 @@ __all__ = [
     "assign_labels",
     "canonical_labels",
     "datasets",
+    "estimate_memory",
     "io",
     "metrics",
     "ncut_value",

@@ -8,6 +8,7 @@ from ._assign import ASSIGN_METHODS
 from ._clustering import _cluster, canonical_labels
 from ._embedding import SOLVERS
 from ._graph import pixel_graph
+from ._memory import check_memory as _check_memory
 from ._validation import check_n_segments, check_option, check_random_state
 
 __all__ = ["segment"]
@@ -28,6 +29,8 @@ def segment(
     random_state=None,
     progress=None,
     return_info=False,
+    check_memory=True,
+    max_memory=None,
 ):
     """Segment a 2-D or 3-D image by the normalized cut of its pixel graph.
 
@@ -64,6 +67,13 @@ def segment(
         ``eigenvalues``, ``residuals`` (eigen-residual norms), ``ncut``,
         ``n_nodes``, ``n_components`` (connected components of the graph) and
         ``timings`` (seconds per stage).
+    check_memory : bool, optional
+        Before anything large is allocated, compare :func:`estimate_memory` with
+        the memory available and raise :class:`MemoryError` if the job would not
+        fit. False skips the check.
+    max_memory : int, optional
+        Bytes the job may use, in place of the available memory reported by the
+        operating system (for a shared machine, or for tests).
 
     Returns
     -------
@@ -72,6 +82,12 @@ def segment(
         of each segment's first pixel in raster order.
     info : dict
         Only if ``return_info``.
+
+    Raises
+    ------
+    MemoryError
+        If ``check_memory`` and the estimated peak memory exceeds what is
+        available; the message says how much is needed and what to do instead.
 
     Examples
     --------
@@ -85,6 +101,10 @@ def segment(
     check_option("solver", solver, SOLVERS)
     check_option("assignment method", assign, ASSIGN_METHODS)
     rng = check_random_state(random_state)
+    if check_memory:  # from the shape alone: before the image is converted to float64
+        _check_memory(image, n_segments, max_memory=max_memory, mask=mask,
+                      channel_axis=channel_axis, connectivity=connectivity, solver=solver,
+                      assign=assign, refine=refine)
     stages = _StageClock(progress)
     with stages("graph"):
         graph = pixel_graph(
