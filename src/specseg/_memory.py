@@ -124,7 +124,7 @@ def estimate_memory(
     The estimate is a model of the arrays each stage holds, calibrated against
     measured peak resident memory (``benchmarks/memory.py``,
     ``docs/memory-table.md``) to within about 30 %, erring high. For a grey
-    2-D image and ``k`` segments it is about ``500 + 216 (k - 1)`` bytes per pixel
+    2-D image and ``k`` segments it is about ``500 + 224 (k - 1)`` bytes per pixel
     past a few hundred thousand pixels. The fallback chain of the solvers
     (amg to arpack to dense) is not modelled: a fallback on a large graph
     may need more.
