@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from specseg import segment
-from specseg._segment import choose_n_segments
+from specseg._clustering import choose_n_segments
 from specseg.datasets import balls, hue_regions, shapes, textured_regions
 
 

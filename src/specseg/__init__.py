@@ -16,6 +16,7 @@ from ._assign import assign_labels
 from ._clustering import canonical_labels, spectral_clustering
 from ._embedding import SpectralWarning, spectral_embedding
 from ._graph import Graph, pixel_graph
+from ._memory import estimate_memory
 from ._refine import refine_ncut
 from ._regions import region_graph
 from ._segment import segment
@@ -33,6 +34,7 @@ __all__ = [
     "boundary_f1",
     "canonical_labels",
     "datasets",
+    "estimate_memory",
     "io",
     "metrics",
     "ncut_value",

@@ -73,14 +73,28 @@ def spectral_clustering(
                     tol=tol, rng=rng)[0]
 
 
-def _cluster(affinity, n_clusters, *, solver, assign, refine, tol, rng, stages=None):
-    """Embed, assign and refine a validated graph; returns ``(labels, embedding result)``.
+def _cluster(
+    affinity, n_clusters, *, solver, assign, refine, tol, rng, stages=None, max_auto=16
+):
+    """Embed, assign and refine a graph; returns ``(labels, embedding result)``.
 
-    ``stages`` is an optional stage clock (see ``_segment._StageClock``).
+    ``n_clusters="auto"`` embeds ``max_auto + 1`` eigenvectors and keeps the
+    number at the largest eigengap (:func:`choose_n_segments`); the result's
+    eigenvalues and embedding are then cut to that number. ``stages`` is an
+    optional stage clock (see ``_segment._StageClock``).
     """
     stage = stages if stages is not None else _no_stage
+    n_nodes = affinity.shape[0]
     with stage("embedding"):
-        result = _embed(affinity, n_clusters, solver=solver, tol=tol, rng=rng)
+        if n_clusters == "auto":
+            result = _embed(affinity, min(max_auto + 1, n_nodes), solver=solver, tol=tol,
+                            rng=rng)
+            n_clusters = choose_n_segments(result.eigenvalues)
+            result.embedding = result.embedding[:, :n_clusters]
+            result.eigenvalues = result.eigenvalues[:n_clusters]
+            result.residuals = result.residuals[:n_clusters]
+        else:
+            result = _embed(affinity, n_clusters, solver=solver, tol=tol, rng=rng)
     with stage("assignment"):
         labels = assign_labels(result.embedding, n_clusters, method=assign, random_state=rng)
         labels = separate_components(affinity, labels, n_clusters, result.n_components)
@@ -89,6 +103,51 @@ def _cluster(affinity, n_clusters, *, solver, assign, refine, tol, rng, stages=N
             labels = refine_ncut(affinity, labels)
             labels = separate_components(affinity, labels, n_clusters, result.n_components)
     return labels, result
+
+
+#: Eigenvalues below about this are treated as zero by the eigengap (solver noise).
+EIGENGAP_FLOOR = 1e-9
+
+
+def choose_n_segments(eigenvalues, *, floor=EIGENGAP_FLOOR):
+    """The number of segments at the largest relative eigengap.
+
+    Parameters
+    ----------
+    eigenvalues : (m,) array_like
+        The smallest eigenvalues of the normalized Laplacian, ascending.
+    floor : float, optional
+        Added to every eigenvalue, so that numerically zero eigenvalues
+        (one per disconnected or nearly disconnected segment) compare equal.
+
+    Returns
+    -------
+    k : int
+        ``argmax_k log((lambda_{k+1} + floor) / (lambda_k + floor))`` over
+        ``k = 2 .. m - 1`` (1 when ``m < 3``). One segment is never chosen:
+        the first ratio compares the trivial eigenvalue 0 with the floor and
+        would win on any connected graph.
+
+    Notes
+    -----
+    The eigenvalues of weakly linked clusters are orders of magnitude smaller
+    than those inside a cluster, while the latter can be small in absolute
+    terms (a large smooth background has a small Fiedler value). The ratio of
+    consecutive eigenvalues, not their difference, finds that jump.
+
+    Examples
+    --------
+    >>> choose_n_segments([0.0, 1e-12, 2e-11, 3e-4, 5e-4, 1e-3])
+    3
+    >>> choose_n_segments([0.0, 1e-4, 2e-4, 3e-2, 4e-2])
+    3
+    """
+    eigenvalues = np.maximum(np.asarray(eigenvalues, dtype=np.float64), 0.0)
+    if eigenvalues.size < 3:
+        return 1
+    gaps = np.diff(np.log(eigenvalues + floor))[1:]
+    return int(np.argmax(gaps)) + 2
+
 
 
 def _no_stage(name):

@@ -7,14 +7,13 @@ import time
 
 import numpy as np
 
-from ._assign import ASSIGN_METHODS, assign_labels
+from ._assign import ASSIGN_METHODS
 from ._clustering import _cluster, canonical_labels
-from ._embedding import SOLVERS, _embed
+from ._embedding import SOLVERS
 from ._graph import pixel_graph
-from ._refine import refine_ncut
+from ._memory import check_memory as _check_memory
 from ._regions import COLOUR_SPACES, image_features, region_graph, snap_boundaries
 from ._validation import (
-    check_affinity,
     check_image,
     check_n_segments,
     check_option,
@@ -50,6 +49,8 @@ def segment(
     random_state=None,
     progress=None,
     return_info=False,
+    check_memory=True,
+    max_memory=None,
 ):
     """Segment a 2-D or 3-D image by the normalized cut of its pixel or region graph.
 
@@ -101,6 +102,13 @@ def segment(
         ``eigenvalues``, ``residuals`` (eigen-residual norms), ``ncut``,
         ``n_nodes``, ``n_components`` (connected components of the graph) and
         ``timings`` (seconds per stage).
+    check_memory : bool, optional
+        Before anything large is allocated, compare :func:`estimate_memory` with
+        the memory available and raise :class:`MemoryError` if the job would not
+        fit. False skips the check.
+    max_memory : int, optional
+        Bytes the job may use, in place of the available memory reported by the
+        operating system (for a shared machine, or for tests).
 
     Returns
     -------
@@ -109,6 +117,12 @@ def segment(
         of each segment's first pixel in raster order.
     info : dict
         Only if ``return_info``.
+
+    Raises
+    ------
+    MemoryError
+        If ``check_memory`` and the estimated peak memory exceeds what is
+        available; the message says how much is needed and what to do instead.
 
     Notes
     -----
@@ -144,9 +158,13 @@ def segment(
     if isinstance(n_segments, str):
         check_option("n_segments", n_segments, ("auto",))
     rng = check_random_state(random_state)
-    stages = _StageClock(progress)
     if mode == "auto":
         mode = _auto_mode(image, mask, channel_axis)
+    if check_memory:  # from the shape alone: before the image is converted to float64
+        _check_memory(image, n_segments, max_memory=max_memory, mask=mask, mode=mode,
+                      channel_axis=channel_axis, connectivity=connectivity, solver=solver,
+                      assign=assign, refine=refine)
+    stages = _StageClock(progress)
     with stages("graph"):
         if mode == "pixels":
             graph = pixel_graph(
@@ -169,23 +187,10 @@ def segment(
                 spacing=spacing,
             )
     n_segments = check_n_segments(n_segments, graph.n_nodes, allow_auto=True)
-    if n_segments == "auto":
-        affinity = check_affinity(graph.affinity)
-        m = min(AUTO_MAX_SEGMENTS + 1, graph.n_nodes)
-        with stages("embedding"):
-            result = _embed(affinity, m, solver=solver, tol=None, rng=rng)
-        n_segments = choose_n_segments(result.eigenvalues)
-        with stages("assignment"):
-            node_labels = assign_labels(result.embedding[:, :n_segments], n_segments,
-                                        method=assign, random_state=rng)
-        if refine and n_segments > 1:
-            with stages("refinement"):
-                node_labels = refine_ncut(affinity, node_labels)
-        result.eigenvalues = result.eigenvalues[:n_segments]
-    else:
-        node_labels, result = _cluster(graph.affinity, n_segments, solver=solver,
-                                       assign=assign, refine=refine, tol=None, rng=rng,
-                                       stages=stages)
+    node_labels, result = _cluster(graph.affinity, n_segments, solver=solver, assign=assign,
+                                   refine=refine, tol=None, rng=rng, stages=stages,
+                                   max_auto=AUTO_MAX_SEGMENTS)
+    n_segments = result.eigenvalues.size
     labels = graph.to_image(node_labels)
     if mode == "regions" and refine and n_segments > 1:
         with stages("boundaries"):
@@ -231,50 +236,6 @@ def _auto_mode(image, mask, channel_axis):
             return "pixels"  # the graph builder reports the bad channel_axis
         shape = tuple(s for a, s in enumerate(shape) if a != axis)
     return "regions" if int(np.prod(shape)) >= AUTO_REGIONS_MIN_PIXELS else "pixels"
-
-
-#: Eigenvalues below about this are treated as zero by the eigengap (solver noise).
-EIGENGAP_FLOOR = 1e-9
-
-
-def choose_n_segments(eigenvalues, *, floor=EIGENGAP_FLOOR):
-    """The number of segments at the largest relative eigengap.
-
-    Parameters
-    ----------
-    eigenvalues : (m,) array_like
-        The smallest eigenvalues of the normalized Laplacian, ascending.
-    floor : float, optional
-        Added to every eigenvalue, so that numerically zero eigenvalues
-        (one per disconnected or nearly disconnected segment) compare equal.
-
-    Returns
-    -------
-    k : int
-        ``argmax_k log((lambda_{k+1} + floor) / (lambda_k + floor))`` over
-        ``k = 2 .. m - 1`` (1 when ``m < 3``). One segment is never chosen:
-        the first ratio compares the trivial eigenvalue 0 with the floor and
-        would win on any connected graph.
-
-    Notes
-    -----
-    The eigenvalues of weakly linked clusters are orders of magnitude smaller
-    than those inside a cluster, while the latter can be small in absolute
-    terms (a large smooth background has a small Fiedler value). The ratio of
-    consecutive eigenvalues, not their difference, finds that jump.
-
-    Examples
-    --------
-    >>> choose_n_segments([0.0, 1e-12, 2e-11, 3e-4, 5e-4, 1e-3])
-    3
-    >>> choose_n_segments([0.0, 1e-4, 2e-4, 3e-2, 4e-2])
-    3
-    """
-    eigenvalues = np.maximum(np.asarray(eigenvalues, dtype=np.float64), 0.0)
-    if eigenvalues.size < 3:
-        return 1
-    gaps = np.diff(np.log(eigenvalues + floor))[1:]
-    return int(np.argmax(gaps)) + 2
 
 
 class _StageClock:
