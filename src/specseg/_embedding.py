@@ -61,6 +61,8 @@ DENSE_FALLBACK_MAX_NODES = 20_000
 #: ``_solve_amg``); the memory of a block eigensolver on the finest level would
 #: dominate the whole job.
 FINE_SOLVE_MAX_NODES = 2_000_000
+#: Iteration cap of the preconditioned solve on the finest level.
+FINE_MAXITER = 200
 
 #: Default residual tolerance ``||L_sym u - lambda u||`` of "lobpcg" and "amg"
 #: on large graphs (``L_sym`` has norm <= 2, so it is also relative). Measured on
@@ -245,7 +247,11 @@ def _normalized_laplacian(affinity):
     return IdentityMinus(scaled, 1.0), sqrt_degree
 
 
-def _resolve_solver(solver, n_nodes):
+def _resolve_solver(solver, n_nodes, k=1):
+    """The solver that runs first: tiny graphs are always solved densely (exact
+    and cheap); otherwise "auto" picks by size."""
+    if n_nodes < 5 * k:
+        return "dense"
     if solver != "auto":
         return solver
     if n_nodes <= DENSE_MAX_NODES:
@@ -262,10 +268,7 @@ def _solve_connected(affinity, k, *, solver, tol, rng):
     """
     n = affinity.shape[0]
     laplacian, sqrt_degree = _normalized_laplacian(affinity)
-    chain = [_resolve_solver(solver, n)]
-    if n < 5 * k:
-        # tiny graphs: exact and cheap, and scipy's lobpcg refuses them with constraints
-        chain = ["dense"]
+    chain = [_resolve_solver(solver, n, k)]
     fallback_limits = {"arpack": ARPACK_FALLBACK_MAX_NODES, "dense": DENSE_FALLBACK_MAX_NODES}
     for fallback, limit in fallback_limits.items():
         if fallback not in chain and n <= limit:
@@ -299,14 +302,16 @@ def _solve_connected(affinity, k, *, solver, tol, rng):
 
 
 def _blas_threads_for(solver):
-    """One BLAS thread for the block iterations of "lobpcg" and "amg".
+    """One BLAS thread for "lobpcg", "amg" and "dense".
 
-    Their dense work is many small products on tall, thin blocks; with several
-    BLAS threads each call waits for the slowest thread, and on a busy machine
-    that wait costs more than the work (measured: up to 6x slower on 2 shared
-    cores). The sparse products, which dominate, are single-threaded anyway.
+    The block iterations do many small products on tall, thin blocks, and the
+    dense solver works on at most ``DENSE_MAX_NODES`` rows; with several BLAS
+    threads each call waits for the slowest thread, and on a busy machine that
+    wait costs more than the work (measured on 2 shared cores: block iterations
+    up to 6x slower, a 400-node dense solve 1.4 s instead of 0.01 s). The sparse
+    products, which dominate, are single-threaded anyway.
     """
-    if solver not in ("lobpcg", "amg"):
+    if solver not in ("lobpcg", "amg", "dense"):
         return nullcontext()
     from threadpoolctl import threadpool_limits
 
@@ -369,7 +374,7 @@ def _solve_lobpcg(laplacian, sqrt_degree, k, *, tol, rng, preconditioner=None, s
         M=preconditioner,
         Y=trivial,
         tol=_default_tol(n) if tol is None else tol,
-        maxiter=1000 if preconditioner is None else 200,
+        maxiter=1000 if preconditioner is None else FINE_MAXITER,
     )
     return np.hstack([trivial, vectors])
 
@@ -414,7 +419,7 @@ def _cascade(ml, k, *, tol, rng):
     masses = [None]
     for level in levels[:-1]:
         previous = masses[-1]
-        mass = level.P.T @ level.P if previous is None else level.P.T @ previous @ level.P
+        mass = level.RP if previous is None else level.R @ previous @ level.P
         masses.append(sparse.csr_array(mass))
     coarse = levels[-1].A.tocsr().toarray()
     want = min(k, coarse.shape[0])

@@ -169,9 +169,11 @@ def _as_block_function(M):
 
 
 def _project_out(V, Y, BY):
+    """``V - Y (BY^T V)``, in place when ``V`` is a fresh array."""
     if Y is None:
         return V
-    return V - Y @ (BY.T @ V)
+    V -= Y @ (BY.T @ V)
+    return V
 
 
 def _small_eig(matrix):

@@ -42,7 +42,7 @@ import os
 import numpy as np
 
 from ._assign import ASSIGN_METHODS
-from ._embedding import ARPACK_MAX_NODES, DENSE_MAX_NODES, FINE_SOLVE_MAX_NODES, SOLVERS
+from ._embedding import FINE_SOLVE_MAX_NODES, SOLVERS, _resolve_solver
 from ._graph import _neighbour_offsets
 from ._validation import check_n_segments, check_option
 
@@ -335,7 +335,7 @@ def _stage_peaks(spatial, channels, dtype, k, *, fraction, connectivity, solver,
     graph = image_copy + 8 * n_pixels + 128 * edges + 4 * n
 
     # embedding: connected components, the normalized Laplacian and the solver
-    name = _resolve_solver(solver, n, k)
+    name = _resolve_solver(solver, n, k)  # the solver segment runs first
     solve = laplacian + 24 * n  # with sqrt(degree), the trivial vector and the node groups
     if name == "dense":
         solve += 2 * 8 * n * n + 8 * n * k  # the dense matrix and LAPACK's copy
@@ -397,15 +397,3 @@ def _region_stage_peaks(spatial, channels, dtype):
     stages = {"graph": graph, "embedding": small, "assignment": small, "refinement": graph}
     return {stage: int(value + fixed) for stage, value in stages.items()}
 
-
-def _resolve_solver(solver, n, k):
-    """The solver "auto" picks (mirrors ``_embedding._resolve_solver``)."""
-    if n < 5 * k or solver == "dense":
-        return "dense"
-    if solver != "auto":
-        return solver
-    if n <= DENSE_MAX_NODES:
-        return "dense"
-    if n <= ARPACK_MAX_NODES:
-        return "arpack"
-    return "amg"

@@ -57,8 +57,9 @@ class IdentityMinus:
     def row_abs_sums(self):
         return self.shift + np.asarray(self.S.sum(axis=1)).ravel()
 
-    def galerkin(self, P):
-        return sparse.csr_array(self.shift * (P.T @ P) - P.T @ (self.S @ P))
+    def galerkin(self, P, R, RP):
+        """``R A P`` given ``R = P^T`` and ``RP = R P``."""
+        return sparse.csr_array(self.shift * RP - R @ (self.S @ P))
 
     def tocsr(self):
         return sparse.csr_array(self.shift * sparse.identity(self.shape[0], format="csr") - self.S)
@@ -83,8 +84,9 @@ class _Explicit:
     def row_abs_sums(self):
         return np.asarray(abs(self.A).sum(axis=1)).ravel()
 
-    def galerkin(self, P):
-        return sparse.csr_array(P.T @ (self.A @ P))
+    def galerkin(self, P, R, RP):
+        """``R A P`` given ``R = P^T``."""
+        return sparse.csr_array(R @ (self.A @ P))
 
     def tocsr(self):
         return self.A
@@ -95,9 +97,11 @@ class Level:
     level, damped-Jacobi weights, and the same matrices in the cycles' precision,
     made on first use (so levels that are never cycled on cost no copy)."""
 
-    def __init__(self, A, P, smoother, dtype):
+    def __init__(self, A, P, smoother, dtype, R=None, RP=None):
         self.A = A  # IdentityMinus or _Explicit
         self.P = P  # float64 CSR, or None on the coarsest level
+        self.R = R  # P^T as CSR
+        self.RP = RP  # P^T P, the coarse level's mass matrix when this one's is I
         self.smoother = smoother.astype(dtype)
         self.dtype = dtype
         self._cycle_matrices = None
@@ -112,7 +116,7 @@ class Level:
             self._cycle_matrices = (
                 cast(self.A.tocsr()),
                 cast(self.P),
-                None if self.P is None else cast(self.P.T.tocsr()),
+                cast(self.R),
             )
         return self._cycle_matrices
 
@@ -235,8 +239,10 @@ def build_hierarchy(A, b, *, theta=0.1, max_coarse=400, max_levels=25, dtype=np.
         P, b_coarse = _tentative_prolongator(aggregates, b)
         smoother = _jacobi_weights(A)
         P = _smooth_prolongator(A, P, smoother)
-        levels.append(Level(A, P, smoother, dtype))
-        coarse = A.galerkin(P)
+        R = sparse.csr_array(P.T)
+        RP = sparse.csr_array(R @ P)
+        levels.append(Level(A, P, smoother, dtype, R=R, RP=RP))
+        coarse = A.galerkin(P, R, RP)
         coarse.sort_indices()
         A, b = _Explicit(coarse), b_coarse
     dense = A.tocsr().toarray()
