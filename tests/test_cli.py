@@ -231,7 +231,7 @@ def test_output_equal_to_input_always_refused(tmp_path, option):
 # --- usage errors: exit 2 --------------------------------------------------------------------
 
 @pytest.mark.parametrize("args, message", [
-    (["-k", "auto", "-o", "l.tif"], "'auto' is not supported yet"),
+    (["-k", "auto", "--mode", "fast", "-o", "l.tif"], "'fast' is not one of"),
     (["-k", "0", "-o", "l.tif"], "must be at least 1"),
     (["-k", "many", "-o", "l.tif"], "not a whole number"),
     (["-k", "2"], "nothing to write"),
@@ -399,5 +399,17 @@ def test_subprocess_end_to_end(tmp_path):
     lines = failed.stderr.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("specseg: error: broken.jpg: ")
     assert lines[1] == "specseg: 1 of 2 images segmented, 1 failed"
-    usage = _specseg("segment", "photo.png", "-k", "auto", "-o", "x.tif", cwd=tmp_path)
+    usage = _specseg("segment", "photo.png", "-k", "0", "-o", "x.tif", cwd=tmp_path)
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+def test_auto_k_and_mode_reported(tmp_path, png):
+    out = tmp_path / "auto.tif"
+    report = tmp_path / "auto.json"
+    result = run("segment", png, "-k", "auto", "--mode", "pixels", "-o", out, "--report", report,
+                 "--quiet")
+    assert result.exit_code == 0, result.output
+    data = json.loads(report.read_text())
+    assert data["mode"] == "pixels" and data["n_segments"] >= 2
+    labels = tifffile.imread(out)
+    assert labels.max() == data["n_segments"]

@@ -15,6 +15,7 @@ import click
 from . import __version__
 from ._assign import ASSIGN_METHODS
 from ._embedding import SOLVERS
+from ._segment import MODES
 
 #: Stages reported by ``segment(progress=...)``, in order.
 STAGES = ("graph", "embedding", "assignment", "refinement")
@@ -63,7 +64,7 @@ def demo(size, output, seed):
 
 
 class _Segments(click.ParamType):
-    """A number of segments (int >= 1), or "auto" once the library supports it."""
+    """A number of segments (int >= 1), or "auto" (chosen from the eigengap)."""
 
     name = "N"
 
@@ -71,12 +72,7 @@ class _Segments(click.ParamType):
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
         elif str(value).strip().lower() == "auto":
-            # segment() does not accept n_segments="auto" yet; enable this branch when it does.
-            self.fail(
-                "'auto' is not supported yet: specseg.segment does not choose the number of "
-                "segments itself. Give a number, e.g. -k 8.",
-                param, ctx,
-            )
+            return "auto"
         else:
             try:
                 number = int(value)
@@ -162,8 +158,12 @@ still processed), 2 usage error. Each failure is one line on stderr.
               help="Axis of the colour channels, or 'none', where the default is wrong "
                    "(e.g. a colour .npy: --channel-axis -1).  [default: -1 for RGB(A) "
                    "and palette images, none otherwise]")
-@click.option("--beta", type=click.FloatRange(min=0, min_open=True), default=1.0,
-              show_default=True, help="Sharpness of the intensity similarity kernel.")
+@click.option("--mode", type=click.Choice(MODES), default="auto", show_default=True,
+              help="Graph over 'pixels' or superpixel 'regions'; 'auto' uses regions for "
+                   "whole frames and pixels with a mask or for small images.")
+@click.option("--beta", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Sharpness of the intensity similarity kernel.  [default: 1 for pixels, "
+                   "4 for regions]")
 @click.option("--solver", type=click.Choice(SOLVERS), default="auto", show_default=True,
               help="Eigensolver.")
 @click.option("--assign", type=click.Choice(ASSIGN_METHODS), default="cluster_qr",
@@ -181,14 +181,15 @@ still processed), 2 usage error. Each failure is one line on stderr.
 @click.option("--debug", is_flag=True, help="Print a traceback for each failure.")
 @click.pass_context
 def segment(ctx, inputs, n_segments, output, out_dir, fmt, overlay, figure, report, mask_path,
-            alpha_mask, channel_axis, beta, solver, assign, seed, max_pixels, overwrite, quiet,
-            verbose, debug):
+            alpha_mask, channel_axis, mode, beta, solver, assign, seed, max_pixels, overwrite,
+            quiet, verbose, debug):
     plans = _plan_outputs(inputs, output=output, out_dir=out_dir, fmt=fmt, overlay=overlay,
                           figure=figure, report=report, mask_path=mask_path)
     mask = _read_mask(mask_path, max_pixels) if mask_path is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    options = dict(n_segments=n_segments, channel_axis=channel_axis, beta=beta, solver=solver,
+    options = dict(n_segments=n_segments, channel_axis=channel_axis, mode=mode, beta=beta,
+                   solver=solver,
                    assign=assign, seed=seed, max_pixels=max_pixels, overwrite=overwrite,
                    quiet=quiet, verbose=verbose, alpha_mask=alpha_mask, mask=mask,
                    mask_path=mask_path)
@@ -311,8 +312,8 @@ def _read_mask(mask_path, max_pixels):
     return mask != 0
 
 
-def _segment_one(path, outputs, *, label, n_segments, channel_axis, beta, solver, assign, seed,
-                 max_pixels, overwrite, quiet, verbose, alpha_mask, mask, mask_path):
+def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, beta, solver, assign,
+                 seed, max_pixels, overwrite, quiet, verbose, alpha_mask, mask, mask_path):
     import numpy as np
 
     from ._segment import segment
@@ -349,8 +350,8 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, beta, solver
     with _ProgressBar(label, quiet) as progress, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         labels, info = segment(image, n_segments, mask=region, channel_axis=found_axis,
-                               beta=beta, solver=solver, assign=assign, random_state=seed,
-                               progress=progress, return_info=True)
+                               mode=mode, beta=beta, solver=solver, assign=assign,
+                               random_state=seed, progress=progress, return_info=True)
     for warning in caught:
         text = " ".join(str(warning.message).split())
         click.echo(f"specseg: warning: {path}: {text}", err=True)
@@ -366,7 +367,9 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, beta, solver
                       overwrite=overwrite)
     if not quiet:
         written = ", ".join(str(out) for out in outputs.values())
-        click.echo(f"{path}: {info['n_segments']} segments of {info['n_nodes']} pixels in "
+        n_pixels = labels.size if region is None else int(np.count_nonzero(region))
+        nodes = "" if info["mode"] == "pixels" else f" ({info['n_nodes']} regions)"
+        click.echo(f"{path}: {info['n_segments']} segments of {n_pixels} pixels{nodes} in "
                    f"{seconds['total']:.2f} s -> {written}")
     if verbose:
         stages = ", ".join(f"{name} {value:.3f} s" for name, value in seconds.items())
@@ -467,6 +470,7 @@ def _write_report(outputs, path, image, channel_axis, labels, info, seconds, *, 
         "dtype": str(image.dtype),
         "channel_axis": channel_axis,
         "mask": str(mask_path) if mask_path is not None else ("alpha" if alpha_mask else None),
+        "mode": info["mode"],
         "n_segments": info["n_segments"],
         "n_nodes": info["n_nodes"],
         "n_components": info["n_components"],
