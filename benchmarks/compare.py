@@ -181,8 +181,8 @@ def table(names, timeout):
         ncut_ratio = (
             f"{ours['ncut'] / base['ncut']:.3f}" if "ncut" in ours and "ncut" in base else "—"
         )
-        memory = (
-            f"{base.get('peak_mb', float('nan')):.0f} / {ours.get('peak_mb', float('nan')):.0f}"
+        memory = " / ".join(
+            f"{r['peak_mb']:.0f}" if "peak_mb" in r else "—" for r in (base, ours)
         )
         rows.append(
             f"| {name} | {pixels:,} | {t_base} | {t_ours} | {ratio} | {quality(base)} | "
