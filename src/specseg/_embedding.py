@@ -174,10 +174,15 @@ def _embed(affinity, k, *, solver, tol, rng, progress=None):
     n_nodes = affinity.shape[0]
     n_comp, comp = csgraph.connected_components(affinity, directed=False)
     if n_comp > 1:
+        if n_comp > k:
+            advice = (
+                f"with only {k} segments some components must share one; ask for at least "
+                "as many segments as components, or use a mask whose pixels are connected."
+            )
+        else:
+            advice = "each is embedded on its own and no segment will span two of them."
         warnings.warn(
-            f"the graph has {n_comp} connected components; each is embedded on its own "
-            "and no segment will span two of them. Use a connectivity-preserving mask "
-            "or ask for at least as many segments as components.",
+            f"the graph has {n_comp} connected components; {advice}",
             SpectralWarning,
             stacklevel=3,
         )
