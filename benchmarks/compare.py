@@ -3,6 +3,8 @@
 Every case runs the baseline and specseg on the same input, each in a fresh
 Python process (so peak memory is that run's own), and prints one markdown
 table: case, pixels, baseline time, specseg time, ratio, quality, peak memory.
+Library imports (scikit-learn's, and pyamg's and scikit-image's that specseg
+makes lazily) happen before the clock starts, for both sides.
 
     python benchmarks/compare.py            # the full table (several minutes)
     python benchmarks/compare.py --quick    # small sizes only (a smoke run)
@@ -83,7 +85,12 @@ def make_input(kind, params):
 
 def run_case(kind, params, method):
     """Run one case in this process and return a dict of measurements."""
-    import sklearn.feature_extraction.image  # noqa: F401 - imported before any clock starts
+    # every library either side imports lazily is imported before any clock starts
+    import pyamg.aggregation  # noqa: F401 - specseg's multigrid
+    import pyamg.strength  # noqa: F401
+    import skimage.segmentation  # noqa: F401 - specseg's region mode
+    import sklearn.feature_extraction.image  # noqa: F401 - the seed recipe's graph
+    import threadpoolctl  # noqa: F401
     from sklearn.cluster import spectral_clustering
 
     import specseg
