@@ -97,7 +97,8 @@ def lobpcg_smallest(
             callback(n_iter, residual_norms)
         if np.all(residual_norms[:n_wanted] <= tol):
             break
-        T = R[:, residual_norms > tol]
+        active = residual_norms > tol
+        T = R if active.all() else R[:, active]  # R is not used again
         if apply_m is not None:
             T = apply_m(T)
         T = _project_out(T, Y, BY)

@@ -46,7 +46,16 @@ class IdentityMinus:
         self.shape = self.S.shape
 
     def __matmul__(self, other):
-        return self.shift * other - self.S @ other
+        out = self.S @ other
+        if sparse.issparse(out):
+            return self.shift * other - out
+        # in place: one temporary fewer on tall blocks
+        np.negative(out, out=out)
+        if self.shift == 1.0:
+            out += other
+        else:
+            out += self.shift * other
+        return out
 
     def negated_offdiagonal(self):
         return self.S
