@@ -133,7 +133,7 @@ still processed), 2 usage error. Each failure is one line on stderr.
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT [INPUT ...]",
                 type=click.Path(dir_okay=True, path_type=Path))
 @click.option("-k", "--segments", "n_segments", type=_Segments(), default=8, show_default=True,
-              help="Number of segments.")
+              help="Number of segments, or 'auto' to choose it from the eigengap.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Label image for a single INPUT; the format follows the extension "
                    "(.tif, .tiff, .png, .npy).")
