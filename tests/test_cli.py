@@ -16,6 +16,8 @@ from PIL import Image
 
 from specseg.cli import main
 
+from .conftest import read_label_file
+
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
@@ -55,13 +57,7 @@ def png(tmp_path):
 def test_single_input_formats(tmp_path, png, name, dtype):
     result = run("segment", png, "-k", 2, "-o", tmp_path / name, "--quiet")
     assert result.exit_code == 0, result.output
-    out = tmp_path / name
-    if name.endswith("npy"):
-        got = np.load(out)
-    elif name.endswith("png"):
-        got = np.asarray(Image.open(out))
-    else:
-        got = tifffile.imread(out)
+    got = read_label_file(tmp_path / name)
     assert got.dtype == dtype
     np.testing.assert_array_equal(got, expected_halves())
     assert result.stdout == "" and result.stderr == ""

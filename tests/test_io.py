@@ -15,6 +15,8 @@ from PIL import Image
 from specseg import io as sio
 from specseg.io import ImageReadError, ImageTooLargeError, read_image, write_labels
 
+from .conftest import read_label_file
+
 
 def ramp(shape=(12, 16), dtype=np.uint8, top=None):
     """A deterministic image whose pixels are all different (up to the dtype)."""
@@ -418,13 +420,7 @@ LABELS = np.array([[-1, 0, 0, 1], [-1, 2, 2, 1], [0, 0, 1, 1]])
     ("l.tif", np.uint16), ("l.tiff", np.uint16), ("l.png", np.uint8), ("l.npy", np.uint16),
 ])
 def test_write_labels_formats_plus_one(tmp_path, name, dtype):
-    path = write_labels(tmp_path / name, LABELS)
-    if name.endswith("npy"):
-        got = np.load(path)
-    elif name.endswith("png"):
-        got = np.asarray(Image.open(path))
-    else:
-        got = tifffile.imread(path)
+    got = read_label_file(write_labels(tmp_path / name, LABELS))
     assert got.dtype == dtype
     np.testing.assert_array_equal(got, LABELS + 1)  # 0 outside the mask, segments 1..k
 
