@@ -46,6 +46,11 @@ def ncut_value(affinity, labels):
         raise ValueError(
             f"labels has {labels.shape[0]} entries but the graph has {affinity.shape[0]} nodes."
         )
+    return _ncut(affinity, labels)
+
+
+def _ncut(affinity, labels):
+    """:func:`ncut_value` of a graph already validated (symmetric CSR, no self-loops)."""
     _, codes = np.unique(labels, return_inverse=True)
     codes = codes.ravel()
     k = int(codes.max()) + 1
