@@ -155,8 +155,6 @@ def segment(
     check_option("solver", solver, SOLVERS)
     check_option("assignment method", assign, ASSIGN_METHODS)
     check_option("colour space", colour_space, COLOUR_SPACES)
-    if isinstance(n_segments, str):
-        check_option("n_segments", n_segments, ("auto",))
     rng = check_random_state(random_state)
     if mode == "auto":
         mode = _auto_mode(image, mask, channel_axis)

@@ -293,7 +293,3 @@ def _drop_diagonal(matrix):
         (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=matrix.shape
     )
 
-
-def warn_once(message, category=UserWarning, stacklevel=3):
-    """Issue a warning (thin wrapper kept for a single place to adjust categories)."""
-    warnings.warn(message, category, stacklevel=stacklevel)
