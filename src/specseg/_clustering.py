@@ -6,6 +6,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
+from ._allocator import reuse_freed_memory
 from ._assign import ASSIGN_METHODS, assign_labels
 from ._components import separate_components
 from ._embedding import SOLVERS, _embed
@@ -69,8 +70,9 @@ def spectral_clustering(
     check_option("solver", solver, SOLVERS)
     check_option("assignment method", assign, ASSIGN_METHODS)
     rng = check_random_state(random_state)
-    return _cluster(affinity, n_clusters, solver=solver, assign=assign, refine=refine,
-                    tol=tol, rng=rng)[0]
+    with reuse_freed_memory():
+        return _cluster(affinity, n_clusters, solver=solver, assign=assign, refine=refine,
+                        tol=tol, rng=rng)[0]
 
 
 def _cluster(

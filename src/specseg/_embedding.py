@@ -41,6 +41,7 @@ from scipy import linalg, sparse
 from scipy.sparse import csgraph
 from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh
 
+from ._allocator import reuse_freed_memory
 from ._lobpcg import _svqb, lobpcg_smallest
 from ._multigrid import IdentityMinus, build_hierarchy
 from ._validation import check_affinity, check_option, check_random_state
@@ -164,7 +165,8 @@ def spectral_embedding(
             f"got {n_components}."
         )
     rng = check_random_state(random_state)
-    result = _embed(affinity, int(n_components), solver=solver, tol=tol, rng=rng)
+    with reuse_freed_memory():
+        result = _embed(affinity, int(n_components), solver=solver, tol=tol, rng=rng)
     if return_eigenvalues:
         return result.embedding, result.eigenvalues
     return result.embedding

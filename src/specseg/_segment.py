@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from ._allocator import reuse_freed_memory
 from ._assign import ASSIGN_METHODS
 from ._clustering import _cluster, canonical_labels
 from ._embedding import SOLVERS
@@ -162,37 +163,38 @@ def segment(
         _check_memory(image, n_segments, max_memory=max_memory, mask=mask, mode=mode,
                       channel_axis=channel_axis, connectivity=connectivity, solver=solver,
                       assign=assign, refine=refine)
-    stages = _StageClock(progress)
-    with stages("graph"):
-        if mode == "pixels":
-            graph = pixel_graph(
-                image,
-                mask=mask,
-                channel_axis=channel_axis,
-                connectivity=connectivity,
-                beta=1.0 if beta is None else beta,
-                spacing=spacing,
-                colour_space=colour_space,
-            )
-        else:
-            graph = region_graph(
-                image,
-                n_regions=n_regions,
-                mask=mask,
-                channel_axis=channel_axis,
-                beta=4.0 if beta is None else beta,
-                colour_space=colour_space,
-                spacing=spacing,
-            )
-    n_segments = check_n_segments(n_segments, graph.n_nodes, allow_auto=True)
-    node_labels, result = _cluster(graph.affinity, n_segments, solver=solver, assign=assign,
-                                   refine=refine, tol=None, rng=rng, stages=stages,
-                                   max_auto=AUTO_MAX_SEGMENTS)
-    n_segments = result.eigenvalues.size
-    labels = graph.to_image(node_labels)
-    if mode == "regions" and refine and n_segments > 1:
-        with stages("boundaries"):
-            labels = _snap(image, labels, graph, channel_axis, colour_space)
+    with reuse_freed_memory():
+        stages = _StageClock(progress)
+        with stages("graph"):
+            if mode == "pixels":
+                graph = pixel_graph(
+                    image,
+                    mask=mask,
+                    channel_axis=channel_axis,
+                    connectivity=connectivity,
+                    beta=1.0 if beta is None else beta,
+                    spacing=spacing,
+                    colour_space=colour_space,
+                )
+            else:
+                graph = region_graph(
+                    image,
+                    n_regions=n_regions,
+                    mask=mask,
+                    channel_axis=channel_axis,
+                    beta=4.0 if beta is None else beta,
+                    colour_space=colour_space,
+                    spacing=spacing,
+                )
+        n_segments = check_n_segments(n_segments, graph.n_nodes, allow_auto=True)
+        node_labels, result = _cluster(graph.affinity, n_segments, solver=solver, assign=assign,
+                                       refine=refine, tol=None, rng=rng, stages=stages,
+                                       max_auto=AUTO_MAX_SEGMENTS)
+        n_segments = result.eigenvalues.size
+        labels = graph.to_image(node_labels)
+        if mode == "regions" and refine and n_segments > 1:
+            with stages("boundaries"):
+                labels = _snap(image, labels, graph, channel_axis, colour_space)
     labels = canonical_labels(labels)
     if not return_info:
         return labels
