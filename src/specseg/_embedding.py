@@ -312,12 +312,13 @@ def _solve_connected(affinity, k, *, solver, tol, rng):
 def _blas_threads_for(solver):
     """One BLAS thread for "lobpcg", "amg" and "dense".
 
-    The block iterations do many small products on tall, thin blocks, and the
-    dense solver works on at most ``DENSE_MAX_NODES`` rows; with several BLAS
-    threads each call waits for the slowest thread, and on a busy machine that
-    wait costs more than the work (measured on 2 shared cores: block iterations
-    up to 6x slower, a 400-node dense solve 1.4 s instead of 0.01 s). The sparse
-    products, which dominate, are single-threaded anyway.
+    The iterative solvers already use every core: their sweeps over tall blocks
+    and their sparse products run chunks of rows in parallel threads (see
+    ``_parallel``), each of which calls BLAS on a small chunk; more BLAS threads
+    would only oversubscribe the cores. The dense solver works on at most
+    ``DENSE_MAX_NODES`` rows, where several BLAS threads each wait for the
+    slowest one, and on a busy machine that wait costs more than the work
+    (measured on 2 shared cores: a 400-node dense solve 1.4 s instead of 0.01 s).
     """
     if solver not in ("lobpcg", "amg", "dense"):
         return nullcontext()
@@ -376,7 +377,7 @@ def _solve_lobpcg(laplacian, sqrt_degree, k, *, tol, rng, preconditioner=None, s
         return trivial
     x = rng.standard_normal((n, k - 1)) if start is None else start
     # L_sym has norm <= 2, so an absolute residual tolerance is also a relative one
-    _, vectors, _, _ = lobpcg_smallest(
+    values, vectors, residuals, _ = lobpcg_smallest(
         laplacian,
         x,
         M=preconditioner,
@@ -384,7 +385,17 @@ def _solve_lobpcg(laplacian, sqrt_degree, k, *, tol, rng, preconditioner=None, s
         tol=_default_tol(n) if tol is None else tol,
         maxiter=1000 if preconditioner is None else FINE_MAXITER,
     )
-    return np.hstack([trivial, vectors])
+    if vectors.shape[1] < k - 1 or not _converged(residuals, tol):
+        # lost directions or no convergence: let the caller's checks see it all
+        return np.hstack([trivial, vectors])
+    # the Ritz pairs are final: the trivial pair is exact, the rest are
+    # orthonormal to it and diagonalize L_sym on their span
+    trivial_residual = np.linalg.norm(laplacian @ trivial[:, 0])
+    return RitzPairs(
+        np.hstack([trivial, vectors]),
+        np.concatenate([[0.0], values]),
+        np.concatenate([[trivial_residual], residuals]),
+    )
 
 
 def _solve_amg(laplacian, sqrt_degree, k, *, tol, rng):

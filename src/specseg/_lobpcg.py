@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
+from ._parallel import gram, map_chunks
+
 __all__ = ["lobpcg_smallest"]
 
 
@@ -65,6 +67,14 @@ def lobpcg_smallest(
     residual_norms : (m,) ndarray
     n_iter : int
 
+    Notes
+    -----
+    Each iteration makes three sweeps over the tall blocks besides the products
+    with ``A``, ``B`` and ``M`` (see ``_parallel``): one for the Gram matrices of
+    the preconditioned residuals against ``Y`` and ``X`` and one that removes
+    those components; one for all Gram matrices of the Rayleigh-Ritz step; and
+    one that forms the new ``X``, ``P`` and their products and the next residuals.
+
     Examples
     --------
     >>> from scipy import sparse
@@ -75,90 +85,176 @@ def lobpcg_smallest(
     >>> np.round(theta, 6)
     array([1., 2., 3.])
     """
-    m = X.shape[1]
+    n, m = X.shape
     n_wanted = m if n_wanted is None else n_wanted
     apply_m = _as_block_function(M)
-    apply_b = (lambda V: V) if B is None else (lambda V: B @ V)
-    BY = None if Y is None else apply_b(Y)
-    X = _project_out(np.array(X, dtype=np.float64, order="C"), Y, BY)
-    BX = apply_b(X)
-    Z = _svqb_transform(X, BX)
-    X, BX = X @ Z, BX @ Z
+    apply_b = None if B is None else (lambda V: B @ V)
+    BY = None if Y is None or B is None else apply_b(Y)
+    if Y is not None and BY is None:
+        BY = Y
+    X = np.array(X, dtype=np.float64, order="C")
+    if Y is not None:
+        X -= Y @ (BY.T @ X)
+    BX = X if B is None else apply_b(X)
+    Z = _svqb_transform_from_gram(gram([(X, BX)], n)[0])
+    X = _combine(n, [X], [Z])
+    BX = X if B is None else _combine(n, [BX], [Z])
+    m = X.shape[1]  # dependent starting vectors are dropped
     AX = A @ X
-    theta, C = _small_eig(X.T @ AX)
-    X, AX, BX = X @ C, AX @ C, BX @ C
+    theta, C = _small_eig(gram([(X, AX)], n)[0])
+    X, AX = _combine(n, [X], [C]), _combine(n, [AX], [C])
+    BX = X if B is None else _combine(n, [BX], [C])
+    R, residual_norms = _residuals(AX, BX, theta)
     P = AP = BP = None
-    residual_norms = np.full(m, np.inf)
     n_iter = 0
     for n_iter in range(1, maxiter + 1):
-        R = AX - BX * theta
-        residual_norms = _column_norms(R)
         if callback is not None:
             callback(n_iter, residual_norms)
         if np.all(residual_norms[:n_wanted] <= tol):
             break
         active = residual_norms > tol
-        T = R if active.all() else R[:, active]  # R is not used again
+        T = R if active.all() else R[:, active]
+        del R
         if apply_m is not None:
-            T = apply_m(T)
-        T = _project_out(T, Y, BY)
-        # B-orthogonal to X, columns of unit length: the basis stays well scaled
-        T -= X @ (BX.T @ T)
-        norms = _column_norms(T)
-        T = T[:, norms > 0] / norms[norms > 0]
+            T = np.ascontiguousarray(apply_m(T), dtype=np.float64)
+        # B-orthogonal to Y and X (so X.T B T = 0 is known below)
+        T, norms = _orthogonalize(T, [(V, BV) for V, BV in ((Y, BY), (X, BX)) if V is not None])
+        if not (norms > 0).all():
+            T = np.ascontiguousarray(T[:, norms > 0])
         if T.shape[1] == 0:
+            R = None
             break
         AT = A @ T
-        BT = T if B is None else B @ T
-        V = [X, T] if P is None else [X, T, P]
-        AV = [AX, AT] if P is None else [AX, AT, AP]
-        BV = [BX, BT] if P is None else [BX, BT, BP]
-        # Gram matrices block by block: no tall concatenated copies
-        # X is B-orthonormal with X.T A X = diag(theta) (Rayleigh-Ritz) and T is
-        # B-orthogonal to X, so those blocks are known and not recomputed
-        gram_a = _block_gram(V, AV, known={(0, 0): np.diag(theta)})
-        gram_b = _block_gram(
-            V, BV, known={(0, 0): np.eye(m), (0, 1): np.zeros((m, T.shape[1]))}
-        )
+        BT = T if B is None else apply_b(T)
+        t = T.shape[1]
+        # the Gram matrices of [X, T, P] with A and B, in one sweep; X.T A X =
+        # diag(theta), X.T B X = I and X.T B T = 0 are known
+        if P is None:
+            pairs = [(X, AT), (T, AT), (T, BT)]
+            g_xat, g_tat, g_tbt = gram(pairs, n)
+            gram_a = np.block([[np.diag(theta), g_xat], [g_xat.T, g_tat]])
+            gram_b = np.block([[np.eye(m), np.zeros((m, t))], [np.zeros((t, m)), g_tbt]])
+        else:
+            pairs = [(X, AT), (X, AP), (T, AT), (T, AP), (P, AP),
+                     (T, BT), (X, BP), (T, BP), (P, BP)]
+            g_xat, g_xap, g_tat, g_tap, g_pap, g_tbt, g_xbp, g_tbp, g_pbp = gram(pairs, n)
+            gram_a = np.block([
+                [np.diag(theta), g_xat, g_xap],
+                [g_xat.T, g_tat, g_tap],
+                [g_xap.T, g_tap.T, g_pap],
+            ])
+            gram_b = np.block([
+                [np.eye(m), np.zeros((m, t)), g_xbp],
+                [np.zeros((t, m)), g_tbt, g_tbp],
+                [g_xbp.T, g_tbp.T, g_pbp],
+            ])
         Z = _svqb_transform_from_gram(gram_b)
         theta_all, C_all = _small_eig(Z.T @ gram_a @ Z)
         coefficients = Z @ C_all[:, :m]  # in terms of the columns of [X, T, P]
         theta = theta_all[:m]
-        widths = np.cumsum([0] + [v.shape[1] for v in V])
-        parts = [coefficients[widths[i] : widths[i + 1]] for i in range(len(V))]
-        P, AP = _combine(V[1:], parts[1:]), _combine(AV[1:], parts[1:])
-        BP = P if B is None else _combine(BV[1:], parts[1:])
-        X, AX = X @ parts[0] + P, AX @ parts[0] + AP
-        BX = X if B is None else BX @ parts[0] + BP
-    return theta, X, _column_norms(AX - BX * theta), n_iter
+        c_x, c_t, c_p = coefficients[:m], coefficients[m : m + t], coefficients[m + t :]
+        X, AX, BX, P, AP, BP, R, residual_norms = _update(
+            theta, (X, AX, BX), (T, AT, BT), (P, AP, BP), c_x, c_t, c_p, same_b=B is None
+        )
+        del T, AT, BT
+    if R is None:
+        residual_norms = _residuals(AX, BX, theta)[1]
+    return theta, X, residual_norms, n_iter
 
 
-def _block_gram(left, right, known=None):
-    """``[L_0 L_1 ...].T @ [R_0 R_1 ...]`` for a symmetric product, block by block.
+def _residuals(AX, BX, theta):
+    """``R = AX - BX diag(theta)`` and its column norms, in one sweep."""
+    n = AX.shape[0]
+    R = np.empty_like(AX)
 
-    ``known`` maps ``(i, j)`` (with ``i <= j``) to blocks that need no product.
+    def work(a, b):
+        r = R[a:b]
+        np.multiply(BX[a:b], theta, out=r)
+        np.subtract(AX[a:b], r, out=r)
+        return np.einsum("ij,ij->j", r, r)
+
+    return R, np.sqrt(np.sum(map_chunks(n, work), axis=0))
+
+
+def _orthogonalize(T, bases):
+    """Remove from ``T`` (in place) its components along ``B``-orthonormal bases.
+
+    ``bases`` holds pairs ``(V, BV)``; returns ``(T, column norms of the result)``.
     """
-    known = known or {}
-    sizes = [v.shape[1] for v in left]
-    edges = np.cumsum([0] + sizes)
-    gram = np.empty((edges[-1], edges[-1]))
-    for i, li in enumerate(left):
-        for j in range(i, len(right)):
-            block = known[i, j] if (i, j) in known else li.T @ right[j]
-            gram[edges[i] : edges[i + 1], edges[j] : edges[j + 1]] = block
-            gram[edges[j] : edges[j + 1], edges[i] : edges[i + 1]] = block.T
-    return gram
+    n = T.shape[0]
+    if not bases:
+        return T, np.sqrt(np.sum(map_chunks(n, lambda a, b: np.einsum(
+            "ij,ij->j", T[a:b], T[a:b])), axis=0))
+    coefficients = gram([(BV, T) for _, BV in bases], n)
+
+    def work(a, b):
+        t = T[a:b]
+        for (V, _), c in zip(bases, coefficients, strict=True):
+            t -= V[a:b] @ c
+        return np.einsum("ij,ij->j", t, t)
+
+    return T, np.sqrt(np.sum(map_chunks(n, work), axis=0))
 
 
-def _combine(blocks, coefficients):
-    out = blocks[0] @ coefficients[0]
-    for block, c in zip(blocks[1:], coefficients[1:], strict=True):
-        out += block @ c
+def _update(theta, xs, ts, ps, c_x, c_t, c_p, *, same_b):
+    """One sweep: ``P = T c_t + P c_p``, ``X = X c_x + P`` (and their ``A``, ``B``
+    products), then the residuals of the new ``X``.
+
+    ``X`` and its products are updated in place (row by row it only needs its
+    own old rows); ``P`` too, except on the first iteration where there is none.
+    """
+    X, AX, BX = xs
+    T, AT, BT = ts
+    P, AP, BP = ps
+    n, m = X.shape
+    first = P is None
+    if first:
+        P, AP = np.empty((n, m)), np.empty((n, m))
+        BP = P if same_b else np.empty((n, m))
+    R = np.empty((n, m))
+
+    def new_direction(old, t, a, b):
+        out = t[a:b] @ c_t
+        if not first:
+            out += old[a:b] @ c_p
+        return out
+
+    def work(a, b):
+        p = new_direction(P, T, a, b)
+        ap = new_direction(AP, AT, a, b)
+        x = X[a:b] @ c_x
+        x += p
+        ax = AX[a:b] @ c_x
+        ax += ap
+        P[a:b], AP[a:b], X[a:b], AX[a:b] = p, ap, x, ax
+        if same_b:
+            bx = x
+        else:
+            bp = new_direction(BP, BT, a, b)
+            bx = BX[a:b] @ c_x
+            bx += bp
+            BP[a:b], BX[a:b] = bp, bx
+        r = R[a:b]
+        np.multiply(bx, theta, out=r)
+        np.subtract(ax, r, out=r)
+        return np.einsum("ij,ij->j", r, r)
+
+    norms = np.sqrt(np.sum(map_chunks(n, work), axis=0))
+    return X, AX, (X if same_b else BX), P, AP, (P if same_b else BP), R, norms
+
+
+def _combine(n, blocks, coefficients):
+    """``sum_i blocks[i] @ coefficients[i]`` for tall blocks, rows in parallel."""
+    out = np.empty((n, coefficients[0].shape[1]))
+
+    def work(a, b):
+        o = out[a:b]
+        np.matmul(blocks[0][a:b], coefficients[0], out=o)
+        for block, c in zip(blocks[1:], coefficients[1:], strict=True):
+            o += block[a:b] @ c
+
+    map_chunks(n, work)
     return out
-
-
-def _column_norms(V):
-    return np.sqrt(np.einsum("ij,ij->j", V, V))
 
 
 def _as_block_function(M):
@@ -167,14 +263,6 @@ def _as_block_function(M):
     if callable(M) and not hasattr(M, "matmat"):
         return M
     return lambda block: M @ block
-
-
-def _project_out(V, Y, BY):
-    """``V - Y (BY^T V)``, in place when ``V`` is a fresh array."""
-    if Y is None:
-        return V
-    V -= Y @ (BY.T @ V)
-    return V
 
 
 def _small_eig(matrix):
@@ -186,10 +274,10 @@ def _svqb_transform(V, BV=None, drop=1e-12):
     return _svqb_transform_from_gram(V.T @ (V if BV is None else BV), drop)
 
 
-def _svqb_transform_from_gram(gram, drop=1e-12):
-    """``Z`` with ``Z.T @ gram @ Z = I`` on the well-conditioned part of ``gram``."""
-    scale = np.sqrt(np.maximum(np.abs(np.diag(gram)), np.finfo(float).tiny))
-    scaled = gram / scale[:, None] / scale[None, :]
+def _svqb_transform_from_gram(matrix, drop=1e-12):
+    """``Z`` with ``Z.T @ matrix @ Z = I`` on the well-conditioned part of a Gram matrix."""
+    scale = np.sqrt(np.maximum(np.abs(np.diag(matrix)), np.finfo(float).tiny))
+    scaled = matrix / scale[:, None] / scale[None, :]
     values, vectors = linalg.eigh((scaled + scaled.T) / 2)
     keep = values > drop * values.max()
     return (vectors[:, keep] / np.sqrt(values[keep])) / scale[:, None]

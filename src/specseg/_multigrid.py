@@ -30,6 +30,8 @@ import numpy as np
 from scipy import linalg, sparse
 from scipy.sparse.linalg import LinearOperator
 
+from ._parallel import map_chunks, spgemm, spmm
+
 __all__ = ["Hierarchy", "build_hierarchy"]
 
 
@@ -46,16 +48,16 @@ class IdentityMinus:
         self.shape = self.S.shape
 
     def __matmul__(self, other):
-        out = self.S @ other
-        if sparse.issparse(out):
-            return self.shift * other - out
-        # in place: one temporary fewer on tall blocks
-        np.negative(out, out=out)
-        if self.shift == 1.0:
-            out += other
-        else:
-            out += self.shift * other
-        return out
+        if sparse.issparse(other):
+            return self.shift * other - spgemm(self.S, other)
+        other = np.ascontiguousarray(other, dtype=np.float64)
+        shift = self.shift
+
+        def finish(out, a, b):  # shift * other - S @ other, chunk by chunk
+            np.negative(out, out=out)
+            out += other[a:b] if shift == 1.0 else shift * other[a:b]
+
+        return spmm(self.S, other, finish)
 
     def negated_offdiagonal(self):
         return self.S
@@ -68,7 +70,7 @@ class IdentityMinus:
 
     def galerkin(self, P, R, RP):
         """``R A P`` given ``R = P^T`` and ``RP = R P``."""
-        return sparse.csr_array(self.shift * RP - R @ (self.S @ P))
+        return sparse.csr_array(self.shift * RP - spgemm(R, spgemm(self.S, P)))
 
     def tocsr(self):
         return sparse.csr_array(self.shift * sparse.identity(self.shape[0], format="csr") - self.S)
@@ -82,7 +84,9 @@ class _Explicit:
         self.shape = self.A.shape
 
     def __matmul__(self, other):
-        return self.A @ other
+        if sparse.issparse(other):
+            return self.A @ other
+        return spmm(self.A, np.ascontiguousarray(other, dtype=np.float64))
 
     def negated_offdiagonal(self):
         return -self.A
@@ -95,7 +99,7 @@ class _Explicit:
 
     def galerkin(self, P, R, RP):
         """``R A P`` given ``R = P^T``."""
-        return sparse.csr_array(R @ (self.A @ P))
+        return spgemm(R, spgemm(self.A, P))
 
     def tocsr(self):
         return self.A
@@ -165,8 +169,10 @@ class Hierarchy:
         """The V-cycle that starts at level ``start`` (a preconditioner for its ``A``)."""
 
         def apply(b):
-            x = self._cycle(start, np.ascontiguousarray(b, dtype=self.dtype))
-            return x.astype(np.float64)
+            b = np.asarray(b)
+            block = b[:, None] if b.ndim == 1 else b
+            x = self._cycle(start, np.ascontiguousarray(block, dtype=self.dtype))
+            return x.astype(np.float64).reshape(b.shape)
 
         return apply
 
@@ -177,12 +183,7 @@ class Hierarchy:
         preconditioner needs no more, and it halves the memory traffic); the
         result is returned in float64.
         """
-        b = np.asarray(b)
-        squeeze = b.ndim == 1
-        if squeeze:
-            b = b[:, None]
-        x = self.cycle_from(0)(b)
-        return x[:, 0] if squeeze else x
+        return self.cycle_from(0)(b)
 
     def _cycle(self, i, b):
         if i == len(self.levels) - 1:
@@ -190,10 +191,22 @@ class Hierarchy:
         level = self.levels[i]
         A, P, R = level.cycle_matrices
         weights = level.smoother[:, None]
-        x = weights * b
-        x += P @ self._cycle(i + 1, R @ (b - A @ x))
-        x += weights * (b - A @ x)
-        return x
+        x = np.empty_like(b)
+        map_chunks(b.shape[0], lambda s, t: np.multiply(weights[s:t], b[s:t], out=x[s:t]))
+
+        def residual(out, s, t):  # b - A x
+            np.subtract(b[s:t], out, out=out)
+
+        def correct(out, s, t):  # x + P e
+            out += x[s:t]
+
+        def smooth(out, s, t):  # x + w (b - A x)
+            np.subtract(b[s:t], out, out=out)
+            out *= weights[s:t]
+            out += x[s:t]
+
+        x = spmm(P, self._cycle(i + 1, spmm(R, spmm(A, x, residual))), correct)
+        return spmm(A, x, smooth)
 
     def aspreconditioner(self):
         """The V-cycle as a :class:`scipy.sparse.linalg.LinearOperator` (blocks at once)."""
@@ -249,7 +262,7 @@ def build_hierarchy(A, b, *, theta=0.1, max_coarse=400, max_levels=25, dtype=np.
         smoother = _jacobi_weights(A)
         P = _smooth_prolongator(A, P, smoother)
         R = sparse.csr_array(P.T)
-        RP = sparse.csr_array(R @ P)
+        RP = spgemm(R, P)
         levels.append(Level(A, P, smoother, dtype, R=R, RP=RP))
         coarse = A.galerkin(P, R, RP)
         coarse.sort_indices()
@@ -295,6 +308,7 @@ def _jacobi_weights(A):
 
 def _smooth_prolongator(A, P, smoother):
     """``(I - omega D^-1 A) P`` in CSR."""
-    AP = sparse.csr_array(A @ P)
-    AP = sparse.csr_array(sparse.diags_array(smoother) @ AP)
+    AP = A @ P if isinstance(A, IdentityMinus) else spgemm(A.A, P)
+    AP = sparse.csr_array(AP)
+    AP.data *= np.repeat(smoother, np.diff(AP.indptr))  # rows scaled by omega / a_ii
     return sparse.csr_array(P - AP)

@@ -1,0 +1,212 @@
+"""Row-parallel kernels: sparse products and fused passes over tall blocks.
+
+The eigensolver's work is a handful of sweeps over tall blocks (``n`` rows,
+a few columns) and sparse products with them; it is bound by memory traffic.
+Two things make it faster without changing any result:
+
+- **chunks**: a sweep runs over fixed chunks of ``CHUNK_ROWS`` rows and does all
+  its steps on one chunk while it is in cache, instead of one full pass over
+  memory per NumPy call;
+- **threads**: NumPy's element-wise functions, BLAS and SciPy's compiled sparse
+  kernels release the GIL, so a pool of threads works on different chunks at
+  the same time, one core each.
+
+Every chunk's result depends only on its own rows and the chunk boundaries are
+fixed, so results are bit-for-bit the same with any number of threads; sums
+over rows (Gram matrices, norms) add the chunks' partial sums in chunk order.
+
+The number of threads is the number of CPUs this process may use, or the
+environment variable ``SPECSEG_NUM_THREADS``. BLAS itself is kept to one thread
+inside the solvers (see ``_embedding._blas_threads_for``), so the threads do
+not oversubscribe the cores.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from scipy import sparse
+
+try:  # SciPy's compiled kernel that adds A @ X into a given output
+    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
+except ImportError:  # pragma: no cover - the public product is used instead
+    _csr_matvecs = None
+
+__all__ = ["CHUNK_ROWS", "gram", "map_chunks", "num_threads", "spgemm", "spmm"]
+
+#: Rows per chunk: a chunk of a few blocks of 8 float64 columns fits in cache.
+CHUNK_ROWS = 16_384
+
+_local = threading.local()
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def num_threads():
+    """Threads used by the row-parallel kernels (``SPECSEG_NUM_THREADS`` or the CPUs)."""
+    value = os.environ.get("SPECSEG_NUM_THREADS")
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            raise ValueError(
+                f"SPECSEG_NUM_THREADS must be a positive integer, got {value!r}."
+            ) from None
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _executor(n):
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < n:
+            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="specseg")
+        return _pool
+
+
+def map_chunks(n_rows, work, *, chunk=CHUNK_ROWS):
+    """Call ``work(start, stop)`` on consecutive row chunks; results in chunk order.
+
+    Chunks are shared out to the threads in contiguous runs. A call made from
+    inside a chunk (nested) runs serially.
+
+    Examples
+    --------
+    >>> x = np.arange(10.0)
+    >>> [float(s) for s in map_chunks(x.size, lambda a, b: x[a:b].sum(), chunk=4)]
+    [6.0, 22.0, 17.0]
+    """
+    starts = range(0, n_rows, chunk)
+    bounds = [(a, min(a + chunk, n_rows)) for a in starts]
+    n = min(num_threads(), len(bounds))
+    if n <= 1 or getattr(_local, "inside", False):
+        return [work(a, b) for a, b in bounds]
+
+    def run(group):
+        _local.inside = True
+        try:
+            return [work(a, b) for a, b in group]
+        finally:
+            _local.inside = False
+
+    groups = [list(g) for g in np.array_split(np.array(bounds, dtype=np.int64), n)]
+    groups = [[(int(a), int(b)) for a, b in g] for g in groups]
+    results = []
+    for part in _executor(n).map(run, groups):
+        results.extend(part)
+    return results
+
+
+def gram(pairs, n_rows):
+    """``[L.T @ R for L, R in pairs]`` for tall blocks, in one chunked sweep.
+
+    Examples
+    --------
+    >>> a = np.arange(12.0).reshape(6, 2)
+    >>> np.array_equal(gram([(a, a)], 6)[0], a.T @ a)
+    True
+    """
+    def work(a, b):
+        return [left[a:b].T @ right[a:b] for left, right in pairs]
+
+    partials = map_chunks(n_rows, work)
+    return [np.sum([p[i] for p in partials], axis=0) for i in range(len(pairs))]
+
+
+def _row_band(matrix, a, b):
+    """Rows ``a:b`` of a CSR matrix, sharing its index and value arrays."""
+    lo, hi = matrix.indptr[a], matrix.indptr[b]
+    return sparse.csr_array(
+        (matrix.data[lo:hi], matrix.indices[lo:hi], matrix.indptr[a : b + 1] - lo),
+        shape=(b - a, matrix.shape[1]),
+    )
+
+
+def spgemm(left, right):
+    """The sparse product ``left @ right`` (CSR), bands of rows in parallel.
+
+    The bands have about equal numbers of non-zeros of ``left``; each band's
+    rows are computed exactly as in the serial product.
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> a = sparse.random_array((50, 40), density=0.1, format="csr", rng=0)
+    >>> b = sparse.random_array((40, 30), density=0.1, format="csr", rng=1)
+    >>> bool(abs(spgemm(a, b) - a @ b).max() < 1e-15)
+    True
+    """
+    left, right = sparse.csr_array(left), sparse.csr_array(right)
+    n = num_threads()
+    if n == 1 or left.nnz < 200_000 or getattr(_local, "inside", False):
+        return sparse.csr_array(left @ right)
+    targets = np.linspace(0, left.nnz, n + 1)[1:-1]
+    cuts = [0, *np.searchsorted(left.indptr, targets).tolist(), left.shape[0]]
+    bands = [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+
+    def run(band):
+        _local.inside = True
+        try:
+            return sparse.csr_array(_row_band(left, *band) @ right)
+        finally:
+            _local.inside = False
+
+    parts = list(_executor(n).map(run, bands))
+    return sparse.csr_array(sparse.vstack(parts, format="csr"))
+
+
+def spmm(matrix, block, epilogue=None):
+    """``matrix @ block`` for a CSR matrix and a dense block, rows in parallel.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse CSR matrix or array
+    block : (n_columns,) or (n_columns, k) ndarray
+        Cast to the matrix's dtype.
+    epilogue : callable, optional
+        ``epilogue(out, start, stop)`` is called on each chunk of the result
+        (``out`` is that chunk, to change in place) right after it is computed,
+        while it is in cache. It must not read rows of the result outside its
+        chunk.
+
+    Returns
+    -------
+    out : ndarray
+        A new array; never a view of ``block``.
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> m = sparse.csr_array(np.array([[0.0, 1.0], [2.0, 0.0]]))
+    >>> spmm(m, np.array([[1.0], [3.0]]))
+    array([[3.],
+           [2.]])
+    """
+    indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
+    n_rows, n_cols = matrix.shape
+    x = np.ascontiguousarray(block, dtype=data.dtype)
+    width = 1 if x.ndim == 1 else x.shape[1]
+    out = np.empty((n_rows,) if x.ndim == 1 else (n_rows, width), dtype=data.dtype)
+    flat_x = x.reshape(-1)
+
+    def work(a, b):
+        lo, hi = indptr[a], indptr[b]
+        chunk = out[a:b]
+        if _csr_matvecs is None:  # pragma: no cover
+            part = sparse.csr_array((data[lo:hi], indices[lo:hi], indptr[a : b + 1] - lo),
+                                    shape=(b - a, n_cols))
+            chunk[...] = part @ x
+        else:
+            chunk.fill(0)
+            _csr_matvecs(b - a, n_cols, width, indptr[a : b + 1] - lo, indices[lo:hi],
+                         data[lo:hi], flat_x, chunk.reshape(-1))
+        if epilogue is not None:
+            epilogue(chunk, a, b)
+
+    map_chunks(n_rows, work)
+    return out
