@@ -71,8 +71,10 @@ def refine_ncut(affinity, labels, *, max_rounds=20):
     volume = np.bincount(labels, graph.degree, minlength=k)
     counts = np.bincount(labels, minlength=k)
     objective = _ratio(assoc, volume)
+    on_boundary = np.zeros(n, dtype=bool)
+    on_boundary[graph.rows[~same]] = True
     for _ in range(max_rounds):
-        move = _best_moves(labels, graph, assoc, volume, k)
+        move = _best_moves(labels, graph, assoc, volume, k, np.flatnonzero(on_boundary))
         if move is None:
             break
         nodes, sources, targets, w_source, w_target = move
@@ -88,6 +90,9 @@ def refine_ncut(affinity, labels, *, max_rounds=20):
             break
         labels[nodes] = targets
         assoc, volume, counts, objective = new_assoc, new_volume, new_counts, new_objective
+        # only the moved nodes and their neighbours can enter or leave the boundary
+        touched = np.unique(np.concatenate([nodes, graph.cols[graph.edges_of(nodes)]]))
+        on_boundary[touched] = graph.crosses(labels, touched)
     return labels
 
 
@@ -107,6 +112,13 @@ class _Edges:
         offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
         return offsets + np.arange(int(lengths.sum()))
 
+    def crosses(self, labels, nodes):
+        """Whether each of ``nodes`` has a neighbour with another label."""
+        edges = self.edges_of(nodes)
+        owner = np.repeat(np.arange(nodes.size), self.indptr[nodes + 1] - self.indptr[nodes])
+        crossing = labels[self.cols[edges]] != labels[nodes][owner]
+        return np.bincount(owner[crossing], minlength=nodes.size) > 0
+
 
 def _ratio(assoc, volume):
     """``sum_A assoc(A) / vol(A)``: k minus the normalized cut."""
@@ -114,17 +126,13 @@ def _ratio(assoc, volume):
     return float(np.sum(assoc[ok] / volume[ok]))
 
 
-def _best_moves(labels, graph, assoc, volume, k):
-    """A conflict-free set of improving moves, or None.
+def _best_moves(labels, graph, assoc, volume, k, boundary):
+    """A conflict-free set of improving moves of ``boundary`` nodes, or None.
 
     Returns ``(nodes, sources, targets, w_source, w_target)``: the nodes, their
     current and new labels, and their edge weight into each.
     """
     n = labels.size
-    crossing = labels[graph.rows] != labels[graph.cols]
-    on_boundary = np.zeros(n, dtype=bool)
-    on_boundary[graph.rows[crossing]] = True
-    boundary = np.flatnonzero(on_boundary)
     if boundary.size == 0:
         return None
     n_b = boundary.size
