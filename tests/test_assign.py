@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from scipy import linalg
 from sklearn.metrics import adjusted_rand_score
 
 from specseg import assign_labels
@@ -48,3 +49,101 @@ def test_one_cluster():
 def test_bad_method():
     with pytest.raises(ValueError, match="Valid assignment methods are 'cluster_qr'"):
         assign_labels(np.ones((5, 2)), 2, method="spectral")
+
+
+# --- fast paths against straightforward references ------------------------------------------
+
+
+def layouts(values):
+    """``values`` in the memory layouts an embedding may come in."""
+    wide = np.hstack([values, values])
+    return {
+        "C": values,
+        "F": np.asfortranarray(values),
+        "column slice": wide[:, : values.shape[1]],
+        "strided rows": np.repeat(values, 3, axis=0)[::3],
+        "reversed rows": values[::-1],
+    }
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 8, 9, 16, 17, 130])
+def test_row_norms_match_numpy_to_the_last_bit(k, rng):
+    # the CPQR pivots are decided among unit rows by these bits
+    from specseg._assign import _row_norms
+
+    values = rng.standard_normal((300, k)) * rng.uniform(1e-3, 1e3, (300, 1))
+    for name, vectors in layouts(values).items():
+        np.testing.assert_array_equal(
+            _row_norms(vectors), np.linalg.norm(vectors, axis=1), err_msg=name
+        )
+    single = values[:1]
+    np.testing.assert_array_equal(_row_norms(single), np.linalg.norm(single, axis=1))
+
+
+def reference_nearest(vectors, centres):
+    empty = np.isnan(centres).any(axis=1)
+    safe = np.where(empty[:, None], 0.0, centres)
+    scores = vectors @ safe.T - 0.5 * np.einsum("ij,ij->i", safe, safe)
+    scores[:, empty] = -np.inf
+    return scores.argmax(axis=1)
+
+
+def test_nearest_centre_matches_argmax_with_ties_and_empty_clusters(monkeypatch, rng):
+    from specseg import _assign
+
+    monkeypatch.setattr(_assign, "BLOCK_ROWS", 7)  # several blocks and a partial one
+    vectors = rng.standard_normal((100, 4))
+    centres = rng.standard_normal((6, 4))
+    centres[3] = centres[1]  # exact ties go to the first
+    centres[4] = np.nan  # an empty cluster is never chosen
+    vectors[:5] = centres[1]
+    labels = _assign._nearest_centre(vectors, centres)
+    np.testing.assert_array_equal(labels, reference_nearest(vectors, centres))
+    assert labels.dtype == np.intp and labels.shape == (100,)
+    assert (labels[:5] == 1).all() and not (labels == 4).any()
+
+
+def reference_cluster_qr(embedding, k, sample_rows):
+    """The cluster_qr assignment written out plainly (dense argmax, per-cluster means)."""
+    vectors = embedding[:, :k]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    rows = vectors / norms
+    sample = rows[:: -(-rows.shape[0] // sample_rows)]
+    _, _, pivots = linalg.qr(sample.T, pivoting=True, mode="economic")
+    left, _, right = linalg.svd(sample[pivots[:k]].T)
+    labels = np.abs(sample @ (left @ right)).argmax(axis=1)
+
+    def means(labels):
+        out = np.full((k, sample.shape[1]), np.nan)
+        for j in range(k):
+            if (labels == j).any():
+                out[j] = sample[labels == j].sum(axis=0) / (labels == j).sum()
+        return out
+
+    centres = np.zeros((k, sample.shape[1]))
+    for _ in range(50):
+        current = means(labels)
+        empty = np.isnan(current).any(axis=1)
+        centres[~empty] = current[~empty]
+        new = reference_nearest(sample, np.where(empty[:, None], np.nan, centres))
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    return reference_nearest(rows, means(labels))
+
+
+@pytest.mark.parametrize("k", [2, 3, 5, 8])
+@pytest.mark.parametrize("layout", ["C", "F", "column slice"])
+def test_cluster_qr_matches_reference(k, layout, monkeypatch):
+    from specseg import _assign
+
+    monkeypatch.setattr(_assign, "SAMPLE_ROWS", 700)  # sampled: stride 3
+    monkeypatch.setattr(_assign, "BLOCK_ROWS", 256)
+    rng = np.random.default_rng(k)
+    centres = 3 * rng.standard_normal((k, k + 1))
+    points = centres[rng.integers(0, k, 2000)] + rng.standard_normal((2000, k + 1))
+    points = layouts(points)[layout]
+    labels = assign_labels(points, k)
+    np.testing.assert_array_equal(labels, reference_cluster_qr(points, k, 700))
+    assert labels.dtype == np.intp

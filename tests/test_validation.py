@@ -341,3 +341,178 @@ def test_noisy_dtypes_give_the_same_segments(dtype):
     picture = dtype_picture() * 100 + rng.integers(0, 30, (12, 14))  # exact in float16
     reference = segment(picture.astype(np.float64), 3)
     np.testing.assert_array_equal(segment(picture.astype(dtype), 3), reference)
+
+
+# --- check_affinity: result and the caller's matrix ----------------------------------------
+
+
+def reference_affinity(W):
+    """What check_affinity returns, computed densely: no diagonal, symmetrised if needed."""
+    W = np.array(W, dtype=np.float64)
+    np.fill_diagonal(W, 0.0)
+    asym = np.abs(W - W.T).max()
+    if asym > 1e-10 * max(np.abs(W).max(), 1.0):
+        W = (W + W.T) * 0.5
+    return W
+
+
+def affinity_containers():
+    """Each way of passing a (possibly messy) affinity, built from COO entries."""
+    def csr_with_duplicates(row, col, data, n):
+        order = np.argsort(row, kind="stable")
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n))])
+        return sparse.csr_matrix((data[order], col[order], indptr), shape=(n, n))
+
+    return {
+        "coo_matrix": lambda r, c, d, n: sparse.coo_matrix((d, (r, c)), shape=(n, n)),
+        "coo_array": lambda r, c, d, n: sparse.coo_array((d, (r, c)), shape=(n, n)),
+        "csr_array": lambda r, c, d, n: sparse.csr_array((d, (r, c)), shape=(n, n)),
+        "csr with duplicates": csr_with_duplicates,
+        "csc_array": lambda r, c, d, n: sparse.csc_array((d, (r, c)), shape=(n, n)),
+        "dense": lambda r, c, d, n: sparse.coo_array((d, (r, c)), shape=(n, n)).toarray(),
+        "float32 coo": lambda r, c, d, n: sparse.coo_array(
+            (d.astype(np.float32), (r, c)), shape=(n, n)
+        ),
+    }
+
+
+def messy_entries(seed, n=7, symmetric=True):
+    """COO entries with a partial diagonal, duplicates and explicit zeros."""
+    rng = np.random.default_rng(seed)
+    row = rng.integers(0, n, 30)
+    col = rng.integers(0, n, 30)
+    data = rng.choice([0.0, 0.25, 0.5, 1.0], 30)
+    if symmetric:
+        row, col, data = np.r_[row, col], np.r_[col, row], np.r_[data, data]
+    return row, col, data
+
+
+def stored_arrays(matrix):
+    if isinstance(matrix, np.ndarray):
+        return [matrix.copy()]
+    names = ("data", "row", "col") if matrix.format == "coo" else ("data", "indices", "indptr")
+    return [getattr(matrix, name).copy() for name in names]
+
+
+@pytest.mark.parametrize("name", list(affinity_containers()))
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("seed", range(4))
+def test_check_affinity_result_and_caller_unchanged(name, symmetric, seed):
+    from specseg._validation import check_affinity
+
+    row, col, data = messy_entries(seed, symmetric=symmetric)
+    n = 7
+    W = affinity_containers()[name](row, col, data, n)
+    dense = sparse.coo_array((data, (row, col)), shape=(n, n)).toarray()
+    before = stored_arrays(W)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = check_affinity(W)
+    for old, new in zip(before, stored_arrays(W), strict=True):
+        np.testing.assert_array_equal(new, old)  # the caller's arrays are untouched
+        assert new.dtype == old.dtype
+    assert isinstance(result, sparse.csr_array) and result.dtype == np.float64
+    assert result.has_canonical_format
+    assert (result.data != 0).all()  # no explicit zeros
+    assert (result.diagonal() == 0).all() and not (result.tocoo().row == result.tocoo().col).any()
+    expected = reference_affinity(dense.astype(np.float32) if "float32" in name else dense)
+    np.testing.assert_allclose(result.toarray(), expected, rtol=1e-15, atol=0)
+    assert bool(caught) == (not np.allclose(expected, dense * (1 - np.eye(n))))
+
+
+def test_check_affinity_large_coo_graph_unchanged():
+    # the image-graph case: COO with a full diagonal
+    from sklearn.feature_extraction.image import img_to_graph
+
+    from specseg._validation import check_affinity
+
+    graph = img_to_graph(np.random.default_rng(0).random((12, 9)))
+    graph.data = np.exp(-graph.data / graph.data.std())
+    before = stored_arrays(graph)
+    result = check_affinity(graph)
+    for old, new in zip(before, stored_arrays(graph), strict=True):
+        np.testing.assert_array_equal(new, old)
+    expected = graph.toarray()
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_array_equal(result.toarray(), expected)
+    assert result.nnz == graph.nnz - 12 * 9
+
+
+def test_check_affinity_checks_weights_before_dropping_the_diagonal():
+    from specseg._validation import check_affinity
+
+    W = sparse.coo_array(([1.0, 1.0, np.nan], ([0, 1, 2], [1, 0, 2])), shape=(3, 3))
+    with pytest.raises(ValueError, match="NaN or inf weights"):
+        check_affinity(W)
+    W = sparse.coo_array(([1.0, 1.0, -1.0], ([0, 1, 2], [1, 0, 2])), shape=(3, 3))
+    with pytest.raises(ValueError, match="negative weights"):
+        check_affinity(W)
+    # duplicates are summed before the checks: -1 + 2 is a valid weight ...
+    W = sparse.coo_array(([1.0, 1.0, -1.0, 2.0], ([0, 1, 2, 2], [1, 0, 2, 2])), shape=(3, 3))
+    assert check_affinity(W).nnz == 2
+    # ... and 2 x 1e308 is not
+    W = sparse.coo_array(([1.0, 1.0, 1e308, 1e308], ([0, 1, 2, 2], [1, 0, 2, 2])), shape=(3, 3))
+    with pytest.raises(ValueError, match="NaN or inf weights"):
+        check_affinity(W)
+
+
+def test_check_affinity_symmetry_tolerance():
+    from specseg._validation import check_affinity
+
+    W = sparse.csr_array(np.array([[0, 1, 2], [1, 0, 3], [2, 3, 0]], dtype=float))
+    nearly = W.copy()
+    nearly.data[0] += 1e-12  # same pattern, within the tolerance
+    for within in (W, nearly):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert check_affinity(within) is not None
+    off = W.copy()
+    off.data[0] = 1.5  # same pattern, different weights
+    one_sided = sparse.csr_array(np.array([[0, 1, 2], [1, 0, 3], [0, 3, 0]], dtype=float))
+    for asymmetric in (off, one_sided):
+        with pytest.warns(UserWarning, match="not symmetric"):
+            result = check_affinity(asymmetric)
+        np.testing.assert_array_equal(result.toarray(), result.toarray().T)
+    # a one-sided weight far below the tolerance is left as it is, without a warning
+    tiny_edge = W.toarray()
+    tiny_edge[2, 0] = 0.0
+    tiny_edge[0, 2] = 1e-20
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(check_affinity(tiny_edge).toarray(), tiny_edge)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_drop_diagonal_matches_coo_filter(seed):
+    from specseg._validation import _drop_diagonal
+
+    rng = np.random.default_rng(seed)
+    n = 9
+    dense = rng.random((n, n)) * (rng.random((n, n)) < 0.4)
+    dense[rng.random(n) < 0.5] = 0.0  # some empty rows
+    np.fill_diagonal(dense, np.where(rng.random(n) < 0.6, 1.0, 0.0))
+    matrix = sparse.csr_array(dense)
+    result = _drop_diagonal(matrix)
+    expected = dense.copy()
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_array_equal(result.toarray(), expected)
+    assert result.nnz == np.count_nonzero(expected)
+    assert result.has_canonical_format
+    assert not np.may_share_memory(result.data, matrix.data) or result is matrix
+    no_diagonal = sparse.csr_array(expected)
+    assert _drop_diagonal(no_diagonal) is no_diagonal
+
+
+def test_check_affinity_keeps_callers_explicit_zeros():
+    from specseg._validation import check_affinity
+
+    W = sparse.csr_matrix(
+        (np.array([1.0, 0.0, 1.0, 0.0]), np.array([1, 2, 0, 0]), np.array([0, 2, 3, 4])),
+        shape=(3, 3),
+    )
+    before = stored_arrays(W)
+    result = check_affinity(W)
+    assert W.nnz == 4
+    for old, new in zip(before, stored_arrays(W), strict=True):
+        np.testing.assert_array_equal(new, old)
+    assert result.nnz == 2 and (result.data == 1.0).all()

@@ -85,18 +85,90 @@ def assign_labels(embedding, n_clusters, *, method="cluster_qr", random_state=No
     return labels.astype(np.intp)
 
 
+#: Rows are scored (and their norms summed) in blocks of this many, so that a
+#: block's scores stay in cache.
+BLOCK_ROWS = 16_384
+
+
 def _normalize_rows(vectors):
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    """Rows scaled to unit length (zero rows stay zero), as a new C-contiguous array."""
+    norms = _row_norms(vectors)
     norms[norms == 0] = 1.0
-    return vectors / norms
+    return np.divide(vectors, norms[:, None], order="C")
+
+
+def _row_norms(vectors):
+    """``np.linalg.norm(vectors, axis=1)`` to the last bit, in a fraction of its time.
+
+    The last bits matter: every normalized row has length 1 up to rounding, so
+    the column-pivoted QR of :func:`_cluster_qr` picks among near ties, and a
+    norm summed in another order can change its pivots and so the labels.
+
+    NumPy's order of the additions follows the memory layout: with rows
+    contiguous (C order, or a column slice of it) it sums each row pairwise
+    (:func:`_pairwise_sum`), with one call per row, which dominates for short
+    rows; with columns contiguous (Fortran order) it adds column after column.
+    Both orders are reproduced here with whole-column operations, the pairwise
+    one on blocks of rows transposed so that the block stays in cache. Other
+    layouts (a stride of 0, equal strides) are left to NumPy; an axis of length
+    1 has no say in the order.
+    """
+    n, k = vectors.shape
+    row_step, column_step = (abs(step) for step in vectors.strides)
+    if n > 1 and k > 1 and (min(row_step, column_step) == 0 or row_step == column_step):
+        return np.linalg.norm(vectors, axis=1)
+    if k > 1 and (n == 1 or row_step > column_step):
+        sums = np.empty(n)
+        for start in range(0, n, BLOCK_ROWS):
+            block = vectors[start : start + BLOCK_ROWS]
+            squares = np.multiply(block.T, block.T, order="C")
+            sums[start : start + block.shape[0]] = _pairwise_sum(squares)
+    else:
+        sums = np.zeros(n)
+        square = np.empty(n)
+        for j in range(k):
+            sums += np.square(vectors[:, j], out=square)
+    return np.sqrt(sums, out=sums)
+
+
+def _pairwise_sum(terms):
+    """Sum of the rows of ``terms`` in the order of NumPy's ``pairwise_sum``; overwrites ``terms``.
+
+    That is the order in which ``np.add.reduce`` sums a contiguous row
+    (``numpy/_core/src/umath/loops_utils.h.src``): fewer than 8 terms one after
+    the other; up to 128 in 8 interleaved partial sums, added as a tree, then
+    the terms past the last multiple of 8 one by one; more are split in two
+    halves (the first a multiple of 8 long), each summed so.
+    """
+    k = terms.shape[0]
+    if k > 128:
+        half = k // 2
+        half -= half % 8
+        return _pairwise_sum(terms[:half]) + _pairwise_sum(terms[half:])
+    total = terms[0]
+    if k < 8:
+        for term in terms[1:]:
+            total += term
+        return total
+    partial = terms[:8]
+    whole = k - k % 8
+    for i in range(8, whole, 8):
+        partial += terms[i : i + 8]
+    partial[0::2] += partial[1::2]  # r0 + r1, r2 + r3, r4 + r5, r6 + r7
+    partial[0::4] += partial[2::4]  # (r0 + r1) + (r2 + r3), (r4 + r5) + (r6 + r7)
+    total += partial[4]
+    for term in terms[whole:]:
+        total += term
+    return total
 
 
 def _cluster_qr(vectors):
-    """Damle et al.'s CPQR assignment (deterministic)."""
+    """Damle et al.'s CPQR assignment (deterministic); ``vectors`` must be finite."""
     k = vectors.shape[1]
-    _, _, pivots = linalg.qr(vectors.T, pivoting=True, mode="economic")
+    # only the pivots are used: skip forming Q
+    _, pivots = linalg.qr(vectors.T, pivoting=True, mode="r", check_finite=False)
     left, _, right = linalg.svd(vectors[pivots[:k]].T)
-    return np.abs(vectors @ (left @ right)).argmax(axis=1)
+    return _best_columns(vectors, (left @ right).T, absolute=True)
 
 
 #: cluster_qr pivots and Lloyd centres are computed on an evenly strided sample
@@ -107,11 +179,12 @@ SAMPLE_ROWS = 200_000
 def _cluster_qr_polished(rows, k):
     """cluster_qr on a deterministic row sample, Lloyd-polished, then every row assigned."""
     stride = -(-rows.shape[0] // SAMPLE_ROWS)
-    sample = rows[::stride]
-    labels = _lloyd(sample, _cluster_qr(sample), k)
+    # a contiguous copy: the QR and every Lloyd iteration read the sample
+    sample = np.ascontiguousarray(rows[::stride])
+    labels, centres = _lloyd(sample, _cluster_qr(sample), k)
     if stride == 1:
         return labels
-    return _nearest_centre(rows, _centres(sample, labels, k))
+    return _nearest_centre(rows, centres)
 
 
 def _centres(vectors, labels, k):
@@ -128,26 +201,61 @@ def _nearest_centre(vectors, centres):
     # |x - c|^2 = |x|^2 - 2 x.c + |c|^2 ; |x|^2 is constant per row
     empty = np.isnan(centres).any(axis=1)
     safe = np.where(empty[:, None], 0.0, centres)
-    scores = vectors @ safe.T - 0.5 * np.einsum("ij,ij->i", safe, safe)
-    scores[:, empty] = -np.inf
-    return scores.argmax(axis=1)
+    offsets = 0.5 * np.einsum("ij,ij->i", safe, safe)
+    offsets[empty] = np.inf  # a score minus inf is -inf: never the largest
+    return _best_columns(vectors, safe, offsets)
 
 
-def _lloyd(vectors, labels, k, max_iter=50):
-    """Polish a partition with Lloyd iterations; empty clusters keep their centre."""
-    centres = np.zeros((k, vectors.shape[1]))
-    for _ in range(max_iter):
-        new_centres = _centres(vectors, labels, k)
-        empty = np.isnan(new_centres).any(axis=1)
-        centres[~empty] = new_centres[~empty]
-        new = _nearest_centre(vectors, np.where(empty[:, None], np.nan, centres))
-        if np.array_equal(new, labels):
-            break
-        labels = new
+def _best_columns(vectors, directions, offsets=None, *, absolute=False):
+    """``argmax`` along the rows of ``vectors @ directions.T - offsets``.
+
+    With ``absolute``, of ``abs(vectors @ directions.T)`` instead. Ties go to the
+    first column, as with :func:`numpy.argmax`.
+
+    The scores are computed transposed, one row per direction (one matrix
+    product, as many BLAS calls as before), and reduced over the directions in
+    blocks of :data:`BLOCK_ROWS` columns: along contiguous memory that stays in
+    cache, where an ``argmax`` along short rows costs a call per row.
+    """
+    k = directions.shape[0]
+    order = np.arange(k, dtype=np.min_scalar_type(k))[:, None]
+    past_last = order.dtype.type(k)
+    if offsets is not None:
+        offsets = offsets[:, None]
+    all_scores = directions @ vectors.T
+    labels = np.empty(vectors.shape[0], dtype=np.intp)
+    for start in range(0, vectors.shape[0], BLOCK_ROWS):
+        block = slice(start, start + BLOCK_ROWS)
+        scores = all_scores[:, block]
+        if absolute:
+            np.abs(scores, out=scores)
+        if offsets is not None:
+            scores -= offsets
+        is_best = scores == scores.max(axis=0)
+        labels[block] = np.where(is_best, order, past_last).min(axis=0)
     return labels
 
 
+def _lloyd(vectors, labels, k, max_iter=50):
+    """Polish a partition with Lloyd iterations; empty clusters keep their centre.
+
+    Returns the labels and their cluster means (as :func:`_centres`).
+    """
+    centres = np.zeros((k, vectors.shape[1]))
+    for _ in range(max_iter):
+        means = _centres(vectors, labels, k)
+        empty = np.isnan(means).any(axis=1)
+        centres[~empty] = means[~empty]
+        new = _nearest_centre(vectors, np.where(empty[:, None], np.nan, centres))
+        if np.array_equal(new, labels):
+            return labels, means
+        labels = new
+    return labels, _centres(vectors, labels, k)
+
+
 def _scatter_add(out, labels, vectors):
+    # a sparse indicator sums each cluster's rows in row order, like np.bincount,
+    # and was the faster of the two here on contiguous rows
     indicator = sparse.csr_array(
         (np.ones(labels.size), (labels, np.arange(labels.size))), shape=(out.shape[0], labels.size)
     )

@@ -234,7 +234,8 @@ def check_affinity(affinity):
     Accepts any SciPy sparse matrix or array, or a dense square array. The
     diagonal is dropped (self-loops do not change a normalized cut). A matrix that
     is not symmetric is symmetrised as ``(A + A.T) / 2`` with a warning; negative
-    or non-finite weights are refused.
+    or non-finite weights are refused. The caller's matrix is never modified (the
+    result may share its arrays when nothing needed changing).
 
     Returns
     -------
@@ -242,54 +243,154 @@ def check_affinity(affinity):
     """
     if isinstance(affinity, np.matrix):
         affinity = np.asarray(affinity)
-    if sparse.issparse(affinity):
-        affinity = sparse.csr_array(affinity)
-    else:
-        dense = np.asarray(affinity)
-        if dense.dtype == object or np.iscomplexobj(dense):
-            raise TypeError(f"affinity must be a real matrix, got dtype {dense.dtype}.")
-        affinity = sparse.csr_array(dense)
-    if affinity.ndim != 2 or affinity.shape[0] != affinity.shape[1]:
-        raise ValueError(
-            f"affinity must be a square (n_nodes, n_nodes) matrix, got shape {affinity.shape}."
-        )
-    if affinity.shape[0] == 0:
-        raise ValueError("affinity is empty (0 nodes); pass a graph with at least one node.")
-    if np.iscomplexobj(affinity.data):
-        raise TypeError("affinity must be real-valued, got complex weights.")
-    if affinity.dtype != np.float64:
-        affinity = affinity.astype(np.float64)
-    affinity.sum_duplicates()
-    if not np.isfinite(affinity.data).all():
-        raise ValueError(
-            "affinity contains NaN or inf weights; affinities must be finite "
-            "(replace them, e.g. with np.nan_to_num)."
-        )
-    if (affinity.data < 0).any():
-        raise ValueError(
-            "affinity has negative weights; spectral clustering needs non-negative "
-            "affinities (e.g. apply np.exp(-distance / distance.std()))."
-        )
-    affinity = _drop_diagonal(affinity)
-    asym = affinity - affinity.T
-    if asym.nnz and abs(asym).max() > 1e-10 * max(abs(affinity).max(), 1.0):
+    matrix = _coo_without_diagonal(affinity)
+    if matrix is None:
+        matrix = _drop_diagonal(_checked_csr(affinity))
+    if (matrix.data == 0).any():
+        if _shares_memory(matrix, affinity):
+            matrix = matrix.copy()
+        matrix.eliminate_zeros()
+    if not _is_symmetric(matrix):
         warnings.warn(
             "affinity is not symmetric; using (A + A.T) / 2. Pass a symmetric matrix to "
             "silence this warning.",
             UserWarning,
             stacklevel=3,
         )
-        affinity = ((affinity + affinity.T) * 0.5).tocsr()
-    affinity.eliminate_zeros()
-    return affinity
+        matrix = ((matrix + matrix.T) * 0.5).tocsr()
+        matrix.eliminate_zeros()
+    return matrix
+
+
+def _checked_csr(affinity):
+    """``affinity`` as canonical CSR of float64, its weights checked (diagonal included)."""
+    if sparse.issparse(affinity):
+        matrix = sparse.csr_array(affinity)
+    else:
+        dense = np.asarray(affinity)
+        if dense.dtype == object or np.iscomplexobj(dense):
+            raise TypeError(f"affinity must be a real matrix, got dtype {dense.dtype}.")
+        matrix = sparse.csr_array(dense)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(
+            f"affinity must be a square (n_nodes, n_nodes) matrix, got shape {matrix.shape}."
+        )
+    if matrix.shape[0] == 0:
+        raise ValueError("affinity is empty (0 nodes); pass a graph with at least one node.")
+    if np.iscomplexobj(matrix.data):
+        raise TypeError("affinity must be real-valued, got complex weights.")
+    if matrix.dtype != np.float64:
+        matrix = matrix.astype(np.float64)
+    if not matrix.has_canonical_format:
+        if _shares_memory(matrix, affinity):  # a CSR input: sum its duplicates in a copy
+            matrix = matrix.copy()
+        matrix.sum_duplicates()
+    if not np.isfinite(matrix.data).all():
+        raise ValueError(
+            "affinity contains NaN or inf weights; affinities must be finite "
+            "(replace them, e.g. with np.nan_to_num)."
+        )
+    if (matrix.data < 0).any():
+        raise ValueError(
+            "affinity has negative weights; spectral clustering needs non-negative "
+            "affinities (e.g. apply np.exp(-distance / distance.std()))."
+        )
+    return matrix
+
+
+#: Weights whose total stays below this cannot overflow when duplicates are summed.
+_SAFE_TOTAL = np.finfo(np.float64).max / 4
+
+
+def _coo_without_diagonal(affinity):
+    """CSR of a COO ``affinity``, its diagonal dropped before the one conversion, or None.
+
+    :func:`_checked_csr` converts all entries, then :func:`_drop_diagonal` copies
+    all but the diagonal again; dropping the diagonal from the COO arrays first
+    converts fewer entries and copies once. The checks that the general path
+    makes after summing duplicates are made on the stored weights instead, so
+    this path is only taken for square float64 matrices whose stored weights are
+    all non-negative with a finite total far below overflow: then no sum of
+    duplicates can be negative or infinite, and the general path would accept
+    the matrix too. Anything else returns None and takes the general path.
+
+    Three or more copies of one entry in a long row may be summed in another
+    order than the general path sums them (SciPy sorts each row with an
+    unstable sort), so their sum can differ in the last bit.
+    """
+    if not sparse.issparse(affinity) or affinity.format != "coo" or affinity.ndim != 2:
+        return None
+    n, m = affinity.shape
+    if n != m or n == 0 or affinity.dtype != np.float64:
+        return None
+    data, row, col = affinity.data, affinity.row, affinity.col
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = data.sum()
+    if (data < 0).any() or not total <= _SAFE_TOTAL:  # a NaN fails the test too
+        return None
+    keep = row != col
+    if keep.all():
+        return sparse.csr_array(affinity)
+    return sparse.csr_array((data[keep], (row[keep], col[keep])), shape=affinity.shape)
 
 
 def _drop_diagonal(matrix):
-    coo = matrix.tocoo()
-    keep = coo.row != coo.col
-    if keep.all():
+    """``matrix`` (CSR) without its diagonal entries, or ``matrix`` itself if it has none.
+
+    Works on the CSR arrays directly: the row of each entry from the row
+    lengths, the entries to keep, and the new row starts from the kept row
+    lengths. A new matrix never shares memory with ``matrix``.
+    """
+    n = matrix.shape[0]
+    indptr = matrix.indptr
+    stored = int(indptr[-1])
+    indices = matrix.indices[:stored]
+    lengths = np.diff(indptr)
+    on_diagonal = indices == np.repeat(np.arange(n, dtype=indices.dtype), lengths)
+    diagonal = np.flatnonzero(on_diagonal)
+    if diagonal.size == 0:
         return matrix
-    return sparse.csr_array(
-        (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=matrix.shape
+    keep = np.logical_not(on_diagonal, out=on_diagonal)
+    # a diagonal entry's column is its row
+    kept_lengths = lengths - np.bincount(indices[diagonal], minlength=n)
+    kept_indptr = np.zeros_like(indptr)
+    np.cumsum(kept_lengths, out=kept_indptr[1:])
+    result = sparse.csr_array(
+        (np.compress(keep, matrix.data[:stored]), np.compress(keep, indices), kept_indptr),
+        shape=matrix.shape,
+    )
+    if matrix.has_canonical_format:  # dropping entries keeps the order
+        result.has_canonical_format = True
+    return result
+
+
+def _shares_memory(matrix, original):
+    """Whether ``matrix`` may use the memory of ``original`` (which must not change)."""
+    if isinstance(original, np.ndarray):
+        theirs = [original]
+    else:
+        theirs = [getattr(original, name, None) for name in ("data", "indices", "indptr")]
+    ours = (matrix.data, matrix.indices, matrix.indptr)
+    return any(
+        isinstance(array, np.ndarray) and np.may_share_memory(array, mine)
+        for array in theirs
+        for mine in ours
     )
 
+
+def _is_symmetric(matrix):
+    """Whether ``matrix`` equals its transpose up to 1e-10 of its largest weight (or of 1).
+
+    ``matrix`` is canonical CSR with non-negative weights and no explicit zeros,
+    so where its transpose has the same pattern the weights can be compared
+    entry by entry; otherwise they are compared through ``matrix - matrix.T``.
+    """
+    tolerance = 1e-10 * max(matrix.data.max(initial=0.0), 1.0)
+    transpose = matrix.T.tocsr()
+    if np.array_equal(transpose.indptr, matrix.indptr) and np.array_equal(
+        transpose.indices, matrix.indices
+    ):
+        difference = np.subtract(matrix.data, transpose.data)
+        return not (difference.size and np.abs(difference, out=difference).max() > tolerance)
+    asym = matrix - transpose
+    return not (asym.nnz and abs(asym).max() > tolerance)
