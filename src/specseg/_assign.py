@@ -173,7 +173,10 @@ def _cluster_qr(vectors):
 
 #: cluster_qr pivots and Lloyd centres are computed on an evenly strided sample
 #: of at most this many rows; every row is then assigned to its nearest centre.
-SAMPLE_ROWS = 200_000
+#: On the 1024² benchmark graph (k=8) the normalized cut after refinement was the
+#: same to 0.3% with 50,000, 100,000 and 200,000 rows; the assignment took 0.10,
+#: 0.15 and 0.29 s (Lloyd needed 30 rounds on the larger samples).
+SAMPLE_ROWS = 50_000
 
 
 def _cluster_qr_polished(rows, k):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ._allocator import reuse_freed_memory
 from ._assign import ASSIGN_METHODS, assign_labels
@@ -98,7 +99,11 @@ def _cluster(
         else:
             result = _embed(affinity, n_clusters, solver=solver, tol=tol, rng=rng)
     with stage("assignment"):
-        labels = assign_labels(result.embedding, n_clusters, method=assign, random_state=rng)
+        # small products on tall blocks and one QR: several BLAS threads only wait
+        # on each other (see _embedding._blas_threads_for)
+        with threadpool_limits(limits=1, user_api="blas"):
+            labels = assign_labels(result.embedding, n_clusters, method=assign,
+                                   random_state=rng)
         labels = separate_components(affinity, labels, n_clusters, result.n_components)
     if refine and n_clusters > 1:
         with stage("refinement"):
