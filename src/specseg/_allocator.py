@@ -115,3 +115,35 @@ def _exit():
         mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
         mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
         malloc_trim(0)
+
+
+#: Jobs smaller than this do not pre-fault memory.
+PREFAULT_MIN_BYTES = 64 * 2**20
+_PAGE = 4096
+
+
+def _touch(buffer):
+    buffer[::_PAGE] = 0  # one write per page maps it; NumPy drops the GIL meanwhile
+
+
+@contextmanager
+def prefaulted(n_bytes):
+    """Map ``n_bytes`` of heap memory on another thread while the block runs.
+
+    On exit the memory is freed into the heap, where (under
+    :func:`reuse_freed_memory`, with glibc) the allocations that follow reuse it
+    without page faults. Use it around serial work that comes before a stage
+    whose large temporaries would otherwise fault in fresh memory. Elsewhere,
+    and for small sizes, it does nothing.
+    """
+    if n_bytes < PREFAULT_MIN_BYTES or _depth == 0 or _glibc() is None:
+        yield
+        return
+    buffer = np.empty(int(n_bytes), dtype=np.uint8)
+    worker = threading.Thread(target=_touch, args=(buffer,), daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        worker.join()
+        del buffer

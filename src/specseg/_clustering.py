@@ -66,12 +66,12 @@ def spectral_clustering(
     >>> spectral_clustering(affinity, 2)
     array([0, 0, 0, 1, 1, 1])
     """
-    affinity = check_affinity(affinity)
-    n_clusters = check_n_segments(n_clusters, affinity.shape[0], name="n_clusters")
     check_option("solver", solver, SOLVERS)
     check_option("assignment method", assign, ASSIGN_METHODS)
     rng = check_random_state(random_state)
     with reuse_freed_memory():
+        affinity = check_affinity(affinity)
+        n_clusters = check_n_segments(n_clusters, affinity.shape[0], name="n_clusters")
         return _cluster(affinity, n_clusters, solver=solver, assign=assign, refine=refine,
                         tol=tol, rng=rng)[0]
 

@@ -41,9 +41,10 @@ from scipy import linalg, sparse
 from scipy.sparse import csgraph
 from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh
 
-from ._allocator import reuse_freed_memory
+from ._allocator import prefaulted, reuse_freed_memory
 from ._lobpcg import _svqb, lobpcg_smallest
 from ._multigrid import IdentityMinus, build_hierarchy
+from ._parallel import spgemm, spmm
 from ._validation import check_affinity, check_option, check_random_state
 
 __all__ = ["SOLVERS", "spectral_embedding"]
@@ -229,11 +230,38 @@ def _embed(affinity, k, *, solver, tol, rng, progress=None):
 
 
 def _fix_signs(vectors):
-    """Flip each column so that its entry of largest magnitude is positive."""
-    idx = np.argmax(np.abs(vectors), axis=0)
-    signs = np.sign(vectors[idx, np.arange(vectors.shape[1])])
-    signs[signs == 0] = 1
-    vectors *= signs
+    """Flip each column so that its entry of largest magnitude is positive.
+
+    Where the largest and the most negative entries have the same magnitude,
+    the one that comes first decides (as ``argmax(abs(column))`` would).
+    """
+    high, low = _column_max_min(vectors)
+    low = -low
+    negative = low > high
+    for j in np.flatnonzero((low == high) & (high > 0)):
+        column = vectors[:, j]
+        negative[j] = np.argmax(column == -low[j]) < np.argmax(column == high[j])
+    if negative.any():
+        vectors *= np.where(negative, -1.0, 1.0)
+
+
+def _column_max_min(vectors):
+    """Column maxima and minima of a tall C-ordered block.
+
+    NumPy reduces a narrow array along its rows slowly (one short inner loop per
+    row); viewing 64 rows as one wide row makes the same reduction vectorize.
+    """
+    n, k = vectors.shape
+    head = n - n % 64 if vectors.flags.c_contiguous else 0
+    high, low = np.full(k, -np.inf), np.full(k, np.inf)
+    if head:
+        wide = vectors[:head].reshape(-1, 64 * k)
+        high = wide.max(axis=0).reshape(64, k).max(axis=0)
+        low = wide.min(axis=0).reshape(64, k).min(axis=0)
+    if head < n:
+        high = np.maximum(high, vectors[head:].max(axis=0))
+        low = np.minimum(low, vectors[head:].min(axis=0))
+    return high, low
 
 
 def _normalized_laplacian(affinity):
@@ -402,7 +430,9 @@ def _solve_amg(laplacian, sqrt_degree, k, *, tol, rng):
     n = laplacian.shape[0]
     # the shift makes the preconditioned operator definite; it is far below the
     # eigenvalues that matter and does not enter the eigenproblem itself
-    ml = build_hierarchy(IdentityMinus(laplacian.S, 1.0 + 1e-8), sqrt_degree)
+    # the fine solve needs about a dozen (n, k) blocks; map them meanwhile
+    with prefaulted(8 * n * k * 8):
+        ml = build_hierarchy(IdentityMinus(laplacian.S, 1.0 + 1e-8), sqrt_degree)
     if n > FINE_SOLVE_MAX_NODES and ml.n_levels > 1:
         values, vectors = _cascade(ml, k, tol=tol, rng=rng)
         del ml
@@ -438,7 +468,7 @@ def _cascade(ml, k, *, tol, rng):
     masses = [None]
     for level in levels[:-1]:
         previous = masses[-1]
-        mass = level.RP if previous is None else level.R @ previous @ level.P
+        mass = level.RP if previous is None else spgemm(spgemm(level.R, previous), level.P)
         masses.append(sparse.csr_array(mass))
     coarse = levels[-1].A.tocsr().toarray()
     want = min(k, coarse.shape[0])
@@ -448,7 +478,7 @@ def _cascade(ml, k, *, tol, rng):
         y = np.hstack([y, rng.standard_normal((y.shape[0], k - want))])
         values = np.concatenate([values, np.full(k - want, np.nan)])
     for i in range(len(levels) - 2, 0, -1):
-        y = levels[i].P @ y
+        y = spmm(levels[i].P, y)
         values, y, _, _ = lobpcg_smallest(
             levels[i].A,
             y,
@@ -457,7 +487,7 @@ def _cascade(ml, k, *, tol, rng):
             tol=_default_tol(levels[0].A.shape[0]) if tol is None else tol,
             maxiter=50,
         )
-    y = levels[0].P @ y if len(levels) > 1 else y
+    y = spmm(levels[0].P, y) if len(levels) > 1 else y
     # the coarse problems carry the hierarchy's tiny shift; it is not in L_sym
     shift = getattr(levels[0].A, "shift", 1.0) - 1.0
     return np.maximum(values - shift, 0.0), np.ascontiguousarray(y)

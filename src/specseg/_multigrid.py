@@ -121,16 +121,21 @@ class Level:
 
     @property
     def cycle_matrices(self):
-        """``(A, P, R)`` as CSR in the cycles' precision."""
+        """``(K, shift, P, R)`` as CSR in the cycles' precision.
+
+        The level's operator is ``A = K`` when ``shift`` is None, and
+        ``A = shift * I - K`` otherwise (an :class:`IdentityMinus` keeps its form:
+        no explicit copy with a diagonal is made).
+        """
         if self._cycle_matrices is None:
             def cast(matrix):
                 return None if matrix is None else sparse.csr_array(matrix, dtype=self.dtype)
 
-            self._cycle_matrices = (
-                cast(self.A.tocsr()),
-                cast(self.P),
-                cast(self.R),
-            )
+            if isinstance(self.A, IdentityMinus):
+                operator, shift = cast(self.A.S), self.A.shift
+            else:
+                operator, shift = cast(self.A.tocsr()), None
+            self._cycle_matrices = (operator, shift, cast(self.P), cast(self.R))
         return self._cycle_matrices
 
 
@@ -189,24 +194,28 @@ class Hierarchy:
         if i == len(self.levels) - 1:
             return self.coarse_solve(b).astype(b.dtype, copy=False)
         level = self.levels[i]
-        A, P, R = level.cycle_matrices
+        K, shift, P, R = level.cycle_matrices
         weights = level.smoother[:, None]
         x = np.empty_like(b)
         map_chunks(b.shape[0], lambda s, t: np.multiply(weights[s:t], b[s:t], out=x[s:t]))
 
-        def residual(out, s, t):  # b - A x
-            np.subtract(b[s:t], out, out=out)
+        def residual(out, s, t):  # out = K x  ->  b - A x
+            if shift is None:
+                np.subtract(b[s:t], out, out=out)
+            else:  # A x = shift x - K x
+                out += b[s:t]
+                out -= shift * x[s:t]
 
         def correct(out, s, t):  # x + P e
             out += x[s:t]
 
-        def smooth(out, s, t):  # x + w (b - A x)
-            np.subtract(b[s:t], out, out=out)
+        def smooth(out, s, t):  # out = K x  ->  x + w (b - A x)
+            residual(out, s, t)
             out *= weights[s:t]
             out += x[s:t]
 
-        x = spmm(P, self._cycle(i + 1, spmm(R, spmm(A, x, residual))), correct)
-        return spmm(A, x, smooth)
+        x = spmm(P, self._cycle(i + 1, spmm(R, spmm(K, x, residual))), correct)
+        return spmm(K, x, smooth)
 
     def aspreconditioner(self):
         """The V-cycle as a :class:`scipy.sparse.linalg.LinearOperator` (blocks at once)."""
@@ -241,7 +250,6 @@ def build_hierarchy(A, b, *, theta=0.1, max_coarse=400, max_levels=25, dtype=np.
     Hierarchy
     """
     from pyamg.aggregation import standard_aggregation
-    from pyamg.strength import classical_strength_of_connection
 
     if not isinstance(A, IdentityMinus):
         A = _Explicit(A)
@@ -249,10 +257,7 @@ def build_hierarchy(A, b, *, theta=0.1, max_coarse=400, max_levels=25, dtype=np.
     dtype = np.dtype(dtype)
     levels = []
     while A.shape[0] > max_coarse and len(levels) < max_levels - 1:
-        # classical strength reads -a_ij off the diagonal; the diagonal is ignored
-        strength = classical_strength_of_connection(
-            sparse.csr_matrix(-A.negated_offdiagonal()), theta=theta
-        )
+        strength = _strong_connections(A.negated_offdiagonal(), theta)
         aggregates = standard_aggregation(strength)[0].tocsr()
         del strength
         n_coarse = aggregates.shape[1]
@@ -271,6 +276,32 @@ def build_hierarchy(A, b, *, theta=0.1, max_coarse=400, max_levels=25, dtype=np.
     dense = (dense + dense.T) / 2
     levels.append(Level(A, None, _jacobi_weights(A), dtype))
     return Hierarchy(levels, _coarse_solver(dense), dtype=dtype)
+
+
+def _strong_connections(C, theta):
+    """The pattern of pyamg's ``classical_strength_of_connection(C, theta)``.
+
+    Entry ``(i, j)`` is strong when ``|c_ij| >= theta * max_{l != i} |c_il|``; the
+    diagonal is always kept, and zero entries never. Only the pattern is built
+    (``standard_aggregation`` reads no values), without the copies of ``C``
+    that pyamg's version makes.
+    """
+    C = sparse.csr_array(C)
+    n = C.shape[0]
+    lengths = np.diff(C.indptr)
+    magnitude = np.abs(C.data)
+    rows = np.repeat(np.arange(n, dtype=C.indices.dtype), lengths)
+    diagonal = C.indices == rows
+    off = np.where(diagonal, 0.0, magnitude) if diagonal.any() else magnitude
+    largest = np.full(n, np.finfo(np.float64).tiny)  # pyamg starts from the tiny
+    filled = lengths > 0
+    largest[filled] = np.maximum(largest[filled], np.maximum.reduceat(off, C.indptr[:-1][filled]))
+    keep = (magnitude >= theta * largest[rows]) | diagonal
+    keep &= magnitude != 0
+    indptr = np.zeros(n + 1, dtype=C.indptr.dtype)
+    np.cumsum(np.bincount(rows[keep], minlength=n), out=indptr[1:])
+    indices = C.indices[keep]
+    return sparse.csr_array((np.ones(indices.size, dtype=np.int8), indices, indptr), shape=C.shape)
 
 
 def _coarse_solver(dense):
