@@ -30,7 +30,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["reuse_freed_memory"]
+__all__ = ["job_memory", "prefaulted", "reuse_freed_memory"]
 
 # glibc's mallopt parameters and their documented defaults (mallopt(3))
 _M_TRIM_THRESHOLD = -1
@@ -119,31 +119,47 @@ def _exit():
 
 #: Jobs smaller than this do not pre-fault memory.
 PREFAULT_MIN_BYTES = 64 * 2**20
+#: Memory is mapped and handed over in pieces of this size.
+_PIECE_BYTES = 16 * 2**20
 _PAGE = 4096
-
-
-def _touch(buffer):
-    buffer[::_PAGE] = 0  # one write per page maps it; NumPy drops the GIL meanwhile
 
 
 @contextmanager
 def prefaulted(n_bytes):
-    """Map ``n_bytes`` of heap memory on another thread while the block runs.
+    """Map about ``n_bytes`` of heap memory on another thread while the block runs.
 
-    On exit the memory is freed into the heap, where (under
-    :func:`reuse_freed_memory`, with glibc) the allocations that follow reuse it
-    without page faults. Use it around serial work that comes before a stage
-    whose large temporaries would otherwise fault in fresh memory. Elsewhere,
-    and for small sizes, it does nothing.
+    The memory is reserved at once, then written one page at a time by a
+    helper thread (on another core), which frees each piece as soon as it is
+    mapped. Under :func:`reuse_freed_memory` (with glibc) the allocations that
+    the block makes from then on reuse those pages instead of faulting in fresh
+    ones. Elsewhere, and for small sizes, it does nothing. No result depends on it.
     """
     if n_bytes < PREFAULT_MIN_BYTES or _depth == 0 or _glibc() is None:
         yield
         return
-    buffer = np.empty(int(n_bytes), dtype=np.uint8)
-    worker = threading.Thread(target=_touch, args=(buffer,), daemon=True)
+    pieces = [np.empty(_PIECE_BYTES, dtype=np.uint8)
+              for _ in range(-(-int(n_bytes) // _PIECE_BYTES))]
+
+    def map_pieces():
+        while pieces:
+            try:
+                piece = pieces.pop(0)
+            except IndexError:  # the block's exit took the rest
+                return
+            piece[::_PAGE] = 0  # one write per page maps it; NumPy drops the GIL
+            del piece  # freed into the heap, lowest addresses first
+
+    worker = threading.Thread(target=map_pieces, daemon=True)
     worker.start()
     try:
         yield
     finally:
+        pieces.clear()
         worker.join()
-        del buffer
+
+
+@contextmanager
+def job_memory(n_bytes=0):
+    """:func:`reuse_freed_memory`, with about ``n_bytes`` :func:`prefaulted`."""
+    with reuse_freed_memory(), prefaulted(n_bytes):
+        yield

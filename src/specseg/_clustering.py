@@ -7,10 +7,10 @@ from contextlib import nullcontext
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ._allocator import reuse_freed_memory
+from ._allocator import job_memory
 from ._assign import ASSIGN_METHODS, assign_labels
 from ._components import separate_components
-from ._embedding import SOLVERS, _embed
+from ._embedding import SOLVERS, _embed, _touched_bytes
 from ._refine import refine_ncut
 from ._validation import check_affinity, check_n_segments, check_option, check_random_state
 
@@ -69,7 +69,7 @@ def spectral_clustering(
     check_option("solver", solver, SOLVERS)
     check_option("assignment method", assign, ASSIGN_METHODS)
     rng = check_random_state(random_state)
-    with reuse_freed_memory():
+    with job_memory(_touched_bytes(affinity, n_clusters, solver)):
         affinity = check_affinity(affinity)
         n_clusters = check_n_segments(n_clusters, affinity.shape[0], name="n_clusters")
         return _cluster(affinity, n_clusters, solver=solver, assign=assign, refine=refine,

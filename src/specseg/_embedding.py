@@ -32,6 +32,7 @@ References
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from scipy import linalg, sparse
 from scipy.sparse import csgraph
 from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh
 
-from ._allocator import prefaulted, reuse_freed_memory
+from ._allocator import job_memory
 from ._lobpcg import _svqb, lobpcg_smallest
 from ._multigrid import IdentityMinus, build_hierarchy
 from ._parallel import spgemm, spmm
@@ -166,7 +167,7 @@ def spectral_embedding(
             f"got {n_components}."
         )
     rng = check_random_state(random_state)
-    with reuse_freed_memory():
+    with job_memory(_touched_bytes(affinity, int(n_components), solver)):
         result = _embed(affinity, int(n_components), solver=solver, tol=tol, rng=rng)
     if return_eigenvalues:
         return result.embedding, result.eigenvalues
@@ -281,6 +282,21 @@ def _normalized_laplacian(affinity):
         rows = np.repeat(inv[start:stop], np.diff(scaled.indptr[start : stop + 1]))
         scaled.data[lo:hi] *= rows * inv[scaled.indices[lo:hi]]
     return IdentityMinus(scaled, 1.0), sqrt_degree
+
+
+def _touched_bytes(affinity, k, solver="auto"):
+    """Memory that the "amg" solver newly touches on a large sparse graph, for
+    ``_allocator.prefaulted``: about eight blocks of ``k`` float64 vectors for the
+    fine-level solve and three copies of the matrix (validated, scaled, and the
+    first level of the hierarchy); 0 for graphs the other solvers take."""
+    shape = getattr(affinity, "shape", ())
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        k = 8  # a bad k is refused later; "auto" embeds up to 17 vectors
+    if len(shape) != 2 or not sparse.issparse(affinity) or shape[0] != shape[1]:
+        return 0
+    if _resolve_solver(solver, shape[0], int(k)) != "amg":
+        return 0
+    return 8 * 8 * shape[0] * int(k) + 3 * 12 * affinity.nnz
 
 
 def _resolve_solver(solver, n_nodes, k=1):
@@ -430,9 +446,7 @@ def _solve_amg(laplacian, sqrt_degree, k, *, tol, rng):
     n = laplacian.shape[0]
     # the shift makes the preconditioned operator definite; it is far below the
     # eigenvalues that matter and does not enter the eigenproblem itself
-    # the fine solve needs about a dozen (n, k) blocks; map them meanwhile
-    with prefaulted(8 * n * k * 8):
-        ml = build_hierarchy(IdentityMinus(laplacian.S, 1.0 + 1e-8), sqrt_degree)
+    ml = build_hierarchy(IdentityMinus(laplacian.S, 1.0 + 1e-8), sqrt_degree)
     if n > FINE_SOLVE_MAX_NODES and ml.n_levels > 1:
         values, vectors = _cascade(ml, k, tol=tol, rng=rng)
         del ml
