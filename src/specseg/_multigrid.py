@@ -284,24 +284,39 @@ def _strong_connections(C, theta):
     Entry ``(i, j)`` is strong when ``|c_ij| >= theta * max_{l != i} |c_il|``; the
     diagonal is always kept, and zero entries never. Only the pattern is built
     (``standard_aggregation`` reads no values), without the copies of ``C``
-    that pyamg's version makes.
+    that pyamg's version makes, and rows are processed in parallel chunks.
     """
     C = sparse.csr_array(C)
-    n = C.shape[0]
-    lengths = np.diff(C.indptr)
-    magnitude = np.abs(C.data)
-    rows = np.repeat(np.arange(n, dtype=C.indices.dtype), lengths)
-    diagonal = C.indices == rows
-    off = np.where(diagonal, 0.0, magnitude) if diagonal.any() else magnitude
-    largest = np.full(n, np.finfo(np.float64).tiny)  # pyamg starts from the tiny
-    filled = lengths > 0
-    largest[filled] = np.maximum(largest[filled], np.maximum.reduceat(off, C.indptr[:-1][filled]))
-    keep = (magnitude >= theta * largest[rows]) | diagonal
-    keep &= magnitude != 0
-    indptr = np.zeros(n + 1, dtype=C.indptr.dtype)
-    np.cumsum(np.bincount(rows[keep], minlength=n), out=indptr[1:])
-    indices = C.indices[keep]
-    return sparse.csr_array((np.ones(indices.size, dtype=np.int8), indices, indptr), shape=C.shape)
+    indptr, indices, data = C.indptr, C.indices, C.data
+    tiny = np.finfo(np.float64).tiny  # pyamg's starting maximum
+
+    def work(a, b):
+        lo, hi = indptr[a], indptr[b]
+        starts = indptr[a:b] - lo
+        lengths = np.diff(indptr[a : b + 1])
+        magnitude = np.abs(data[lo:hi])
+        diagonal = indices[lo:hi] == np.repeat(np.arange(a, b, dtype=indices.dtype), lengths)
+        has_diagonal = diagonal.any()
+        off = np.where(diagonal, 0.0, magnitude) if has_diagonal else magnitude
+        largest = np.full(b - a, tiny)
+        filled = lengths > 0
+        if off.size:
+            largest[filled] = np.maximum(tiny, np.maximum.reduceat(off, starts[filled]))
+        keep = magnitude >= np.repeat(theta * largest, lengths)
+        if has_diagonal:
+            keep |= diagonal
+        keep &= magnitude != 0
+        counts = np.zeros(b - a, dtype=indptr.dtype)
+        if keep.size:
+            counts[filled] = np.add.reduceat(keep, starts[filled], dtype=indptr.dtype)
+        return keep, counts
+
+    parts = map_chunks(C.shape[0], work)
+    keep = np.concatenate([part[0] for part in parts])
+    new_indptr = np.zeros(C.shape[0] + 1, dtype=indptr.dtype)
+    np.cumsum(np.concatenate([part[1] for part in parts]), out=new_indptr[1:])
+    kept = indices[keep]
+    return sparse.csr_array((np.ones(kept.size, dtype=np.int8), kept, new_indptr), shape=C.shape)
 
 
 def _coarse_solver(dense):
@@ -339,7 +354,11 @@ def _jacobi_weights(A):
 
 def _smooth_prolongator(A, P, smoother):
     """``(I - omega D^-1 A) P`` in CSR."""
-    AP = A @ P if isinstance(A, IdentityMinus) else spgemm(A.A, P)
-    AP = sparse.csr_array(AP)
+    if isinstance(A, IdentityMinus):
+        # (I - w (shift I - S)) P = (1 - w shift) P + w S P, w = omega / shift constant
+        SP = spgemm(A.S, P)
+        SP.data *= np.repeat(smoother, np.diff(SP.indptr))
+        return sparse.csr_array(SP + (1.0 - smoother[0] * A.shift) * P)
+    AP = spgemm(A.A, P)
     AP.data *= np.repeat(smoother, np.diff(AP.indptr))  # rows scaled by omega / a_ii
     return sparse.csr_array(P - AP)
