@@ -104,7 +104,10 @@ def lobpcg_smallest(
     theta, C = _small_eig(gram([(X, AX)], n)[0])
     X, AX = _combine(n, [X], [C]), _combine(n, [AX], [C])
     BX = X if B is None else _combine(n, [BX], [C])
-    R, residual_norms = _residuals(AX, BX, theta)
+    # the residuals only feed the preconditioner, which works in float32 (the
+    # norms are taken in float64 first): kept in float32, they need no cast
+    r_dtype = np.float64 if apply_m is None else np.float32
+    R, residual_norms = _residuals(AX, BX, theta, r_dtype)
     P = AP = BP = None
     n_iter = 0
     for n_iter in range(1, maxiter + 1):
@@ -154,7 +157,8 @@ def lobpcg_smallest(
         theta = theta_all[:m]
         c_x, c_t, c_p = coefficients[:m], coefficients[m : m + t], coefficients[m + t :]
         X, AX, BX, P, AP, BP, R, residual_norms = _update(
-            theta, (X, AX, BX), (T, AT, BT), (P, AP, BP), c_x, c_t, c_p, same_b=B is None
+            theta, (X, AX, BX), (T, AT, BT), (P, AP, BP), c_x, c_t, c_p, same_b=B is None,
+            r_dtype=r_dtype,
         )
         del T, AT, BT
     if R is None:
@@ -162,15 +166,16 @@ def lobpcg_smallest(
     return theta, X, residual_norms, n_iter
 
 
-def _residuals(AX, BX, theta):
-    """``R = AX - BX diag(theta)`` and its column norms, in one sweep."""
+def _residuals(AX, BX, theta, dtype=np.float64):
+    """``R = AX - BX diag(theta)`` (stored in ``dtype``) and its column norms (in
+    float64), in one sweep."""
     n = AX.shape[0]
-    R = np.empty_like(AX)
+    R = np.empty(AX.shape, dtype=dtype)
 
     def work(a, b):
-        r = R[a:b]
-        np.multiply(BX[a:b], theta, out=r)
+        r = BX[a:b] * theta
         np.subtract(AX[a:b], r, out=r)
+        R[a:b] = r
         return np.einsum("ij,ij->j", r, r)
 
     return R, np.sqrt(np.sum(map_chunks(n, work), axis=0))
@@ -196,7 +201,7 @@ def _orthogonalize(T, bases):
     return T, np.sqrt(np.sum(map_chunks(n, work), axis=0))
 
 
-def _update(theta, xs, ts, ps, c_x, c_t, c_p, *, same_b):
+def _update(theta, xs, ts, ps, c_x, c_t, c_p, *, same_b, r_dtype=np.float64):
     """One sweep: ``P = T c_t + P c_p``, ``X = X c_x + P`` (and their ``A``, ``B``
     products), then the residuals of the new ``X``.
 
@@ -211,7 +216,7 @@ def _update(theta, xs, ts, ps, c_x, c_t, c_p, *, same_b):
     if first:
         P, AP = np.empty((n, m)), np.empty((n, m))
         BP = P if same_b else np.empty((n, m))
-    R = np.empty((n, m))
+    R = np.empty((n, m), dtype=r_dtype)
 
     def new_direction(old, t, a, b):
         out = t[a:b] @ c_t
@@ -234,9 +239,9 @@ def _update(theta, xs, ts, ps, c_x, c_t, c_p, *, same_b):
             bx = BX[a:b] @ c_x
             bx += bp
             BP[a:b], BX[a:b] = bp, bx
-        r = R[a:b]
-        np.multiply(bx, theta, out=r)
+        r = bx * theta
         np.subtract(ax, r, out=r)
+        R[a:b] = r
         return np.einsum("ij,ij->j", r, r)
 
     norms = np.sqrt(np.sum(map_chunks(n, work), axis=0))

@@ -176,8 +176,8 @@ class Hierarchy:
         def apply(b):
             b = np.asarray(b)
             block = b[:, None] if b.ndim == 1 else b
-            x = self._cycle(start, np.ascontiguousarray(block, dtype=self.dtype))
-            return x.astype(np.float64).reshape(b.shape)
+            x = self._cycle(start, np.ascontiguousarray(block, dtype=self.dtype), np.float64)
+            return x.reshape(b.shape)
 
         return apply
 
@@ -190,9 +190,10 @@ class Hierarchy:
         """
         return self.cycle_from(0)(b)
 
-    def _cycle(self, i, b):
+    def _cycle(self, i, b, out_dtype=None):
+        """One V-cycle from level ``i``; the result in ``out_dtype`` (default ``b``'s)."""
         if i == len(self.levels) - 1:
-            return self.coarse_solve(b).astype(b.dtype, copy=False)
+            return self.coarse_solve(b).astype(out_dtype or b.dtype, copy=False)
         level = self.levels[i]
         K, shift, P, R = level.cycle_matrices
         weights = level.smoother[:, None]
@@ -209,13 +210,18 @@ class Hierarchy:
         def correct(out, s, t):  # x + P e
             out += x[s:t]
 
+        result = None if out_dtype in (None, b.dtype) else np.empty(b.shape, out_dtype)
+
         def smooth(out, s, t):  # out = K x  ->  x + w (b - A x)
             residual(out, s, t)
             out *= weights[s:t]
             out += x[s:t]
+            if result is not None:  # converted while the chunk is in cache
+                result[s:t] = out
 
         x = spmm(P, self._cycle(i + 1, spmm(R, spmm(K, x, residual))), correct)
-        return spmm(K, x, smooth)
+        x = spmm(K, x, smooth)
+        return x if result is None else result
 
     def aspreconditioner(self):
         """The V-cycle as a :class:`scipy.sparse.linalg.LinearOperator` (blocks at once)."""
