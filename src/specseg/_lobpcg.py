@@ -24,9 +24,9 @@ References
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg
+from scipy import linalg, sparse
 
-from ._parallel import gram, map_chunks
+from ._parallel import gram, map_chunks, spmm
 
 __all__ = ["lobpcg_smallest"]
 
@@ -88,7 +88,7 @@ def lobpcg_smallest(
     n, m = X.shape
     n_wanted = m if n_wanted is None else n_wanted
     apply_m = _as_block_function(M)
-    apply_b = None if B is None else (lambda V: B @ V)
+    apply_b = None if B is None else _as_product(B)
     BY = None if Y is None or B is None else apply_b(Y)
     if Y is not None and BY is None:
         BY = Y
@@ -100,7 +100,8 @@ def lobpcg_smallest(
     X = _combine(n, [X], [Z])
     BX = X if B is None else _combine(n, [BX], [Z])
     m = X.shape[1]  # dependent starting vectors are dropped
-    AX = A @ X
+    apply_a = _as_product(A)
+    AX = apply_a(X)
     theta, C = _small_eig(gram([(X, AX)], n)[0])
     X, AX = _combine(n, [X], [C]), _combine(n, [AX], [C])
     BX = X if B is None else _combine(n, [BX], [C])
@@ -127,7 +128,7 @@ def lobpcg_smallest(
         if T.shape[1] == 0:
             R = None
             break
-        AT = A @ T
+        AT = apply_a(T)
         BT = T if B is None else apply_b(T)
         t = T.shape[1]
         # the Gram matrices of [X, T, P] with A and B, in one sweep; X.T A X =
@@ -260,6 +261,13 @@ def _combine(n, blocks, coefficients):
 
     map_chunks(n, work)
     return out
+
+
+def _as_product(matrix):
+    """``V -> matrix @ V``, with CSR matrices multiplied by rows in parallel."""
+    if sparse.issparse(matrix) and matrix.format == "csr" and matrix.dtype == np.float64:
+        return lambda V: spmm(matrix, V)
+    return lambda V: matrix @ V
 
 
 def _as_block_function(M):
