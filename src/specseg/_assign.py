@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg, sparse
 
+from ._parallel import map_chunks
 from ._validation import _derive_seed, check_option, check_random_state
 
 __all__ = ["ASSIGN_METHODS", "assign_labels"]
@@ -94,7 +95,10 @@ def _normalize_rows(vectors):
     """Rows scaled to unit length (zero rows stay zero), as a new C-contiguous array."""
     norms = _row_norms(vectors)
     norms[norms == 0] = 1.0
-    return np.divide(vectors, norms[:, None], order="C")
+    out = np.empty(vectors.shape)
+    map_chunks(vectors.shape[0], lambda a, b: np.divide(
+        vectors[a:b], norms[a:b, None], out=out[a:b]), chunk=BLOCK_ROWS)
+    return out
 
 
 def _row_norms(vectors):
@@ -119,10 +123,13 @@ def _row_norms(vectors):
         return np.linalg.norm(vectors, axis=1)
     if k > 1 and (n == 1 or row_step > column_step):
         sums = np.empty(n)
-        for start in range(0, n, BLOCK_ROWS):
-            block = vectors[start : start + BLOCK_ROWS]
+
+        def block_sums(start, stop):
+            block = vectors[start:stop]
             squares = np.multiply(block.T, block.T, order="C")
-            sums[start : start + block.shape[0]] = _pairwise_sum(squares)
+            sums[start:stop] = _pairwise_sum(squares)
+
+        map_chunks(n, block_sums, chunk=BLOCK_ROWS)
     else:
         sums = np.zeros(n)
         square = np.empty(n)
@@ -215,27 +222,28 @@ def _best_columns(vectors, directions, offsets=None, *, absolute=False):
     With ``absolute``, of ``abs(vectors @ directions.T)`` instead. Ties go to the
     first column, as with :func:`numpy.argmax`.
 
-    The scores are computed transposed, one row per direction (one matrix
-    product, as many BLAS calls as before), and reduced over the directions in
-    blocks of :data:`BLOCK_ROWS` columns: along contiguous memory that stays in
-    cache, where an ``argmax`` along short rows costs a call per row.
+    The scores are computed transposed, one row per direction, for blocks of
+    :data:`BLOCK_ROWS` nodes at a time (in parallel, see ``_parallel``), and
+    reduced over the directions along contiguous memory that stays in cache,
+    where an ``argmax`` along short rows costs a call per row.
     """
     k = directions.shape[0]
     order = np.arange(k, dtype=np.min_scalar_type(k))[:, None]
     past_last = order.dtype.type(k)
     if offsets is not None:
         offsets = offsets[:, None]
-    all_scores = directions @ vectors.T
     labels = np.empty(vectors.shape[0], dtype=np.intp)
-    for start in range(0, vectors.shape[0], BLOCK_ROWS):
-        block = slice(start, start + BLOCK_ROWS)
-        scores = all_scores[:, block]
+
+    def best(start, stop):
+        scores = directions @ vectors[start:stop].T
         if absolute:
             np.abs(scores, out=scores)
         if offsets is not None:
             scores -= offsets
         is_best = scores == scores.max(axis=0)
-        labels[block] = np.where(is_best, order, past_last).min(axis=0)
+        labels[start:stop] = np.where(is_best, order, past_last).min(axis=0)
+
+    map_chunks(vectors.shape[0], best, chunk=BLOCK_ROWS)
     return labels
 
 
