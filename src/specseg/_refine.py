@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._parallel import map_chunks
+
 __all__ = ["refine_ncut"]
 
 
@@ -66,13 +68,11 @@ def refine_ncut(affinity, labels, *, max_rounds=20):
     if k < 2:
         return labels
     graph = _Edges(affinity)
-    same = labels[graph.rows] == labels[graph.cols]
-    assoc = np.bincount(labels[graph.rows[same]], graph.data[same], minlength=k)
+    inner, on_boundary = graph.split_by_labels(labels)  # weight to the own label, per node
+    assoc = np.bincount(labels, inner, minlength=k)
     volume = np.bincount(labels, graph.degree, minlength=k)
     counts = np.bincount(labels, minlength=k)
     objective = _ratio(assoc, volume)
-    on_boundary = np.zeros(n, dtype=bool)
-    on_boundary[graph.rows[~same]] = True
     for _ in range(max_rounds):
         move = _best_moves(labels, graph, assoc, volume, k, np.flatnonzero(on_boundary))
         if move is None:
@@ -101,9 +101,37 @@ class _Edges:
 
     def __init__(self, affinity):
         self.indptr, self.cols, self.data = affinity.indptr, affinity.indices, affinity.data
-        n = affinity.shape[0]
-        self.rows = np.repeat(np.arange(n, dtype=self.cols.dtype), np.diff(self.indptr))
-        self.degree = np.bincount(self.rows, self.data, minlength=n)
+        self.n = affinity.shape[0]
+        self.degree = self._row_sums(self.data)
+
+    def _row_sums(self, values):
+        """Per node, the sum of ``values`` (one per stored edge) over its edges."""
+        sums = np.empty(self.n)
+
+        def work(a, b):
+            lo, hi = self.indptr[a], self.indptr[b]
+            owner = np.repeat(np.arange(b - a), np.diff(self.indptr[a : b + 1]))
+            sums[a:b] = np.bincount(owner, values[lo:hi], minlength=b - a)
+
+        map_chunks(self.n, work)
+        return sums
+
+    def split_by_labels(self, labels):
+        """Per node, its edge weight to nodes of its own label, and whether it has a
+        neighbour with another label; in parallel row chunks."""
+        inner = np.empty(self.n)
+        boundary = np.empty(self.n, dtype=bool)
+
+        def work(a, b):
+            lo, hi = self.indptr[a], self.indptr[b]
+            owner = np.repeat(np.arange(b - a), np.diff(self.indptr[a : b + 1]))
+            same = labels[self.cols[lo:hi]] == labels[a:b][owner]
+            inner[a:b] = np.bincount(owner, np.where(same, self.data[lo:hi], 0.0),
+                                     minlength=b - a)
+            boundary[a:b] = np.bincount(owner[~same], minlength=b - a) > 0
+
+        map_chunks(self.n, work)
+        return inner, boundary
 
     def edges_of(self, nodes):
         """Positions in the edge list of the edges leaving ``nodes``."""
@@ -137,7 +165,7 @@ def _best_moves(labels, graph, assoc, volume, k, boundary):
         return None
     n_b = boundary.size
     edges = graph.edges_of(boundary)
-    src = graph.rows[edges]
+    src = np.repeat(boundary, graph.indptr[boundary + 1] - graph.indptr[boundary])
     dst = graph.cols[edges]
     position = np.full(n, -1, dtype=np.intp)
     position[boundary] = np.arange(n_b)
