@@ -45,7 +45,7 @@ from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh
 from ._allocator import job_memory
 from ._lobpcg import _svqb, lobpcg_smallest
 from ._multigrid import IdentityMinus, build_hierarchy
-from ._parallel import spgemm, spmm
+from ._parallel import map_chunks, spgemm, spmm
 from ._validation import check_affinity, check_option, check_random_state
 
 __all__ = ["SOLVERS", "spectral_embedding"]
@@ -272,15 +272,20 @@ def _normalized_laplacian(affinity):
     (products, and ``.tocsr()`` where a solver needs the explicit matrix), so that
     large graphs hold one scaled copy of ``W`` and no second matrix.
     """
-    degree = np.asarray(affinity.sum(axis=1)).ravel()
-    sqrt_degree = np.sqrt(degree)
+    indptr, indices = affinity.indptr, affinity.indices
+    sqrt_degree = np.sqrt(spmm(affinity, np.ones(affinity.shape[0])))
     inv = 1.0 / sqrt_degree
-    scaled = sparse.csr_array(affinity, dtype=np.float64, copy=True)
-    for start in range(0, scaled.shape[0], 1 << 20):  # in chunks: no nnz-long row array
-        stop = min(start + (1 << 20), scaled.shape[0])
-        lo, hi = scaled.indptr[start], scaled.indptr[stop]
-        rows = np.repeat(inv[start:stop], np.diff(scaled.indptr[start : stop + 1]))
-        scaled.data[lo:hi] *= rows * inv[scaled.indices[lo:hi]]
+    data = np.empty(affinity.data.shape)
+
+    def scale(a, b):  # w_ij / sqrt(d_i d_j), row chunk by row chunk
+        lo, hi = indptr[a], indptr[b]
+        chunk = data[lo:hi]
+        np.multiply(affinity.data[lo:hi], inv[indices[lo:hi]], out=chunk)
+        chunk *= np.repeat(inv[a:b], np.diff(indptr[a : b + 1]))
+
+    map_chunks(affinity.shape[0], scale)
+    # the pattern is the affinity's: its index arrays are shared, not copied
+    scaled = sparse.csr_array((data, indices, indptr), shape=affinity.shape)
     return IdentityMinus(scaled, 1.0), sqrt_degree
 
 

@@ -66,7 +66,7 @@ class IdentityMinus:
         return np.full(self.shape[0], self.shift)
 
     def row_abs_sums(self):
-        return self.shift + np.asarray(self.S.sum(axis=1)).ravel()
+        return self.shift + spmm(self.S, np.ones(self.shape[0], dtype=self.S.dtype))
 
     def galerkin(self, P, R, RP):
         """``R A P`` given ``R = P^T`` and ``RP = R P``."""
@@ -263,7 +263,9 @@ def build_hierarchy(A, b, *, theta=0.1, max_coarse=400, max_levels=25, dtype=np.
     dtype = np.dtype(dtype)
     levels = []
     while A.shape[0] > max_coarse and len(levels) < max_levels - 1:
-        strength = _strong_connections(A.negated_offdiagonal(), theta)
+        strength = _strong_connections(
+            A.negated_offdiagonal(), theta, plain=isinstance(A, IdentityMinus)
+        )
         aggregates = standard_aggregation(strength)[0].tocsr()
         del strength
         n_coarse = aggregates.shape[1]
@@ -284,13 +286,15 @@ def build_hierarchy(A, b, *, theta=0.1, max_coarse=400, max_levels=25, dtype=np.
     return Hierarchy(levels, _coarse_solver(dense), dtype=dtype)
 
 
-def _strong_connections(C, theta):
+def _strong_connections(C, theta, plain=False):
     """The pattern of pyamg's ``classical_strength_of_connection(C, theta)``.
 
     Entry ``(i, j)`` is strong when ``|c_ij| >= theta * max_{l != i} |c_il|``; the
     diagonal is always kept, and zero entries never. Only the pattern is built
     (``standard_aggregation`` reads no values), without the copies of ``C``
     that pyamg's version makes, and rows are processed in parallel chunks.
+    ``plain`` says that ``C`` has no diagonal and no negative entries (the
+    off-diagonal of an :class:`IdentityMinus`), which skips their handling.
     """
     C = sparse.csr_array(C)
     indptr, indices, data = C.indptr, C.indices, C.data
@@ -300,9 +304,12 @@ def _strong_connections(C, theta):
         lo, hi = indptr[a], indptr[b]
         starts = indptr[a:b] - lo
         lengths = np.diff(indptr[a : b + 1])
-        magnitude = np.abs(data[lo:hi])
-        diagonal = indices[lo:hi] == np.repeat(np.arange(a, b, dtype=indices.dtype), lengths)
-        has_diagonal = diagonal.any()
+        if plain:
+            magnitude, has_diagonal = data[lo:hi], False
+        else:
+            magnitude = np.abs(data[lo:hi])
+            diagonal = indices[lo:hi] == np.repeat(np.arange(a, b, dtype=indices.dtype), lengths)
+            has_diagonal = diagonal.any()
         off = np.where(diagonal, 0.0, magnitude) if has_diagonal else magnitude
         largest = np.full(b - a, tiny)
         filled = lengths > 0
