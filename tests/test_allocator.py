@@ -66,3 +66,58 @@ def test_large_temporaries_are_unchanged_inside_the_block():
             del y
         got = (x @ x.T[:, :8]).sum()
     assert got == expected
+
+
+def test_prefaulted_maps_memory_on_a_helper_thread_and_releases_it():
+    from specseg._allocator import prefaulted
+
+    threads_before = threading.active_count()
+    with reuse_freed_memory(), prefaulted(_allocator.PREFAULT_MIN_BYTES + 1):
+        data = np.arange(1_000_000, dtype=np.float64)
+        total = float(data.sum())
+    assert total == 499999500000.0
+    assert threading.active_count() == threads_before  # the helper has finished
+    assert _allocator._depth == 0
+
+
+def test_prefaulted_does_nothing_outside_a_job_or_for_small_sizes(monkeypatch):
+    from specseg._allocator import prefaulted
+
+    started = []
+    monkeypatch.setattr(threading.Thread, "start", lambda self: started.append(self))
+    with prefaulted(10 * _allocator.PREFAULT_MIN_BYTES):  # no job: nothing to reuse it
+        pass
+    with reuse_freed_memory(), prefaulted(1000):
+        pass
+    assert started == []
+
+
+def test_prefaulted_releases_its_memory_when_the_block_raises():
+    from specseg._allocator import job_memory
+
+    with pytest.raises(ValueError, match="bad"), job_memory(_allocator.PREFAULT_MIN_BYTES * 2):
+        raise ValueError("bad")
+    assert _allocator._depth == 0
+
+
+def test_segment_and_clustering_results_do_not_depend_on_prefaulting(monkeypatch):
+    from specseg import spectral_clustering
+    from specseg._graph import pixel_graph
+
+    image = np.random.default_rng(1).random((180, 180))
+    image[60:120, 60:120] += 1.5
+    affinity = pixel_graph(image).affinity  # 32,400 nodes: the "amg" path
+    started = []
+    real_start = threading.Thread.start
+
+    def start(self):
+        started.append(self)
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    monkeypatch.setattr(_allocator, "PREFAULT_MIN_BYTES", 1)  # prefault even this job
+    with_prefault = spectral_clustering(affinity, 3, random_state=0)
+    assert started  # the helper ran
+    monkeypatch.setattr(_allocator, "PREFAULT_MIN_BYTES", 2**62)
+    without = spectral_clustering(affinity, 3, random_state=0)
+    np.testing.assert_array_equal(with_prefault, without)
