@@ -5,12 +5,12 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from ._allocator import job_memory
 from ._assign import ASSIGN_METHODS, assign_labels
 from ._components import separate_components
 from ._embedding import SOLVERS, _embed, _touched_bytes
+from ._parallel import single_threaded_blas
 from ._refine import refine_ncut
 from ._validation import check_affinity, check_n_segments, check_option, check_random_state
 
@@ -101,7 +101,7 @@ def _cluster(
     with stage("assignment"):
         # small products on tall blocks and one QR: several BLAS threads only wait
         # on each other (see _embedding._blas_threads_for)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_threaded_blas():
             labels = assign_labels(result.embedding, n_clusters, method=assign,
                                    random_state=rng)
         labels = separate_components(affinity, labels, n_clusters, result.n_components)

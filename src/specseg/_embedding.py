@@ -45,7 +45,7 @@ from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh
 from ._allocator import job_memory
 from ._lobpcg import _svqb, lobpcg_smallest
 from ._multigrid import IdentityMinus, build_hierarchy
-from ._parallel import map_chunks, spgemm, spmm
+from ._parallel import map_chunks, single_threaded_blas, spgemm, spmm
 from ._validation import check_affinity, check_option, check_random_state
 
 __all__ = ["SOLVERS", "spectral_embedding"]
@@ -371,9 +371,7 @@ def _blas_threads_for(solver):
     """
     if solver not in ("lobpcg", "amg", "dense"):
         return nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
+    return single_threaded_blas()
 
 
 def _default_tol(n_nodes):

@@ -35,7 +35,8 @@ try:  # SciPy's compiled kernel that adds A @ X into a given output
 except ImportError:  # pragma: no cover - the public product is used instead
     _csr_matvecs = None
 
-__all__ = ["CHUNK_ROWS", "gram", "map_chunks", "num_threads", "spgemm", "spmm"]
+__all__ = ["CHUNK_ROWS", "gram", "map_chunks", "num_threads", "single_threaded_blas",
+           "spgemm", "spmm"]
 
 #: Rows per chunk: a chunk of a few blocks of 8 float64 columns fits in cache.
 CHUNK_ROWS = 16_384
@@ -59,6 +60,24 @@ def num_threads():
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+_controller = None
+
+
+def single_threaded_blas():
+    """A context in which BLAS runs on one thread (the threads here share the cores).
+
+    The :class:`threadpoolctl.ThreadpoolController` that finds the BLAS
+    libraries is made once (a few milliseconds), not on every call.
+    """
+    global _controller
+    from threadpoolctl import ThreadpoolController
+
+    with _pool_lock:
+        if _controller is None:
+            _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
 
 
 def _executor(n):
