@@ -94,17 +94,19 @@ def lobpcg_smallest(
         BY = Y
     X = np.array(X, dtype=np.float64, order="C")
     if Y is not None:
-        X -= Y @ (BY.T @ X)
+        X = _orthogonalize(X, [(Y, BY)])[0]
     BX = X if B is None else apply_b(X)
-    Z = _svqb_transform_from_gram(gram([(X, BX)], n)[0])
-    X = _combine(n, [X], [Z])
-    BX = X if B is None else _combine(n, [BX], [Z])
-    m = X.shape[1]  # dependent starting vectors are dropped
     apply_a = _as_product(A)
     AX = apply_a(X)
-    theta, C = _small_eig(gram([(X, AX)], n)[0])
-    X, AX = _combine(n, [X], [C]), _combine(n, [AX], [C])
-    BX = X if B is None else _combine(n, [BX], [C])
+    # Rayleigh-Ritz on the span of X: B-orthonormalize (SVQB, dropping dependent
+    # starting vectors) and diagonalize in one small problem
+    g_b, g_a = gram([(X, BX), (X, AX)], n)
+    Z = _svqb_transform_from_gram(g_b)
+    theta, C = _small_eig(Z.T @ g_a @ Z)
+    C = Z @ C
+    m = C.shape[1]
+    X, AX = _transform(n, [X, AX], C)
+    BX = X if B is None else _transform(n, [BX], C)[0]
     # the residuals only feed the preconditioner, which works in float32 (the
     # norms are taken in float64 first): kept in float32, they need no cast
     r_dtype = np.float64 if apply_m is None else np.float32
@@ -249,18 +251,16 @@ def _update(theta, xs, ts, ps, c_x, c_t, c_p, *, same_b, r_dtype=np.float64):
     return X, AX, (X if same_b else BX), P, AP, (P if same_b else BP), R, norms
 
 
-def _combine(n, blocks, coefficients):
-    """``sum_i blocks[i] @ coefficients[i]`` for tall blocks, rows in parallel."""
-    out = np.empty((n, coefficients[0].shape[1]))
+def _transform(n, blocks, C):
+    """``[V @ C for V in blocks]`` for tall blocks, in one sweep, rows in parallel."""
+    outs = [np.empty((n, C.shape[1])) for _ in blocks]
 
     def work(a, b):
-        o = out[a:b]
-        np.matmul(blocks[0][a:b], coefficients[0], out=o)
-        for block, c in zip(blocks[1:], coefficients[1:], strict=True):
-            o += block[a:b] @ c
+        for block, out in zip(blocks, outs, strict=True):
+            np.matmul(block[a:b], C, out=out[a:b])
 
     map_chunks(n, work)
-    return out
+    return outs
 
 
 def _as_product(matrix):
