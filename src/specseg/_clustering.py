@@ -100,8 +100,10 @@ def _cluster(
             result = _embed(affinity, n_clusters, solver=solver, tol=tol, rng=rng)
     with stage("assignment"):
         # small products on tall blocks and one QR: several BLAS threads only wait
-        # on each other (see _embedding._blas_threads_for)
-        with single_threaded_blas():
+        # on each other (see _embedding._blas_threads_for); not worth setting up
+        # for small graphs
+        large = result.embedding.shape[0] >= 100_000
+        with single_threaded_blas() if large else nullcontext():
             labels = assign_labels(result.embedding, n_clusters, method=assign,
                                    random_state=rng)
         labels = separate_components(affinity, labels, n_clusters, result.n_components)
