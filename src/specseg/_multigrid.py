@@ -114,8 +114,9 @@ class Level:
         self.A = A  # IdentityMinus or _Explicit
         self.P = P  # float64 CSR, or None on the coarsest level
         self.R = R  # P^T as CSR
-        self.RP = RP  # P^T P, the coarse level's mass matrix when this one's is I
+        self.RP = RP  # P^T P on the finest level (the next one's mass matrix), else None
         self.smoother = smoother.astype(dtype)
+        self.uniform = bool(self.smoother.size) and bool(np.all(self.smoother == self.smoother[0]))
         self.dtype = dtype
         self._cycle_matrices = None
 
@@ -197,29 +198,52 @@ class Hierarchy:
         level = self.levels[i]
         K, shift, P, R = level.cycle_matrices
         weights = level.smoother[:, None]
-        x = np.empty_like(b)
-        map_chunks(b.shape[0], lambda s, t: np.multiply(weights[s:t], b[s:t], out=x[s:t]))
+        if shift is not None and level.uniform:
+            # A = shift I - K with one Jacobi weight w (an IdentityMinus): the first
+            # sweep x = w b needs no array of its own, as b - A x = (1 - w shift) b + w K b
+            w = level.smoother[0]
 
-        def residual(out, s, t):  # out = K x  ->  b - A x
+            def first_residual(out, s, t):
+                out *= w
+                out += (1 - w * shift) * b[s:t]
+
+            def first_correct(out, s, t):  # x + P e with x = w b
+                out += w * b[s:t]
+
+            coarse = self._cycle(i + 1, spmm(R, spmm(K, b, first_residual)))
+            x = spmm(P, coarse, first_correct)
+        else:
+            x = np.empty_like(b)
+            map_chunks(b.shape[0], lambda s, t: np.multiply(weights[s:t], b[s:t], out=x[s:t]))
+
+            def residual(out, s, t):  # out = K x  ->  b - A x
+                if shift is None:
+                    np.subtract(b[s:t], out, out=out)
+                else:  # A x = shift x - K x
+                    out += b[s:t]
+                    out -= shift * x[s:t]
+
+            def correct(out, s, t):  # x + P e
+                out += x[s:t]
+
+            x = spmm(P, self._cycle(i + 1, spmm(R, spmm(K, x, residual))), correct)
+
+        def residual_of(out, s, t):  # out = K x  ->  b - A x, for the last sweep
             if shift is None:
                 np.subtract(b[s:t], out, out=out)
-            else:  # A x = shift x - K x
+            else:
                 out += b[s:t]
                 out -= shift * x[s:t]
-
-        def correct(out, s, t):  # x + P e
-            out += x[s:t]
 
         result = None if out_dtype in (None, b.dtype) else np.empty(b.shape, out_dtype)
 
         def smooth(out, s, t):  # out = K x  ->  x + w (b - A x)
-            residual(out, s, t)
+            residual_of(out, s, t)
             out *= weights[s:t]
             out += x[s:t]
             if result is not None:  # converted while the chunk is in cache
                 result[s:t] = out
 
-        x = spmm(P, self._cycle(i + 1, spmm(R, spmm(K, x, residual))), correct)
         x = spmm(K, x, smooth)
         return x if result is None else result
 
@@ -275,7 +299,9 @@ def build_hierarchy(A, b, *, theta=0.1, max_coarse=400, max_levels=25, dtype=np.
         smoother = _jacobi_weights(A)
         P = _smooth_prolongator(A, P, smoother)
         R = sparse.csr_array(P.T)
-        RP = spgemm(R, P)
+        # P^T P: the next level's mass matrix, needed where this level's is I (the
+        # finest) and by the Galerkin product of an IdentityMinus
+        RP = spgemm(R, P) if not levels or isinstance(A, IdentityMinus) else None
         levels.append(Level(A, P, smoother, dtype, R=R, RP=RP))
         coarse = A.galerkin(P, R, RP)
         coarse.sort_indices()
