@@ -69,11 +69,12 @@ def lobpcg_smallest(
 
     Notes
     -----
-    Each iteration makes three sweeps over the tall blocks besides the products
-    with ``A``, ``B`` and ``M`` (see ``_parallel``): one for the Gram matrices of
-    the preconditioned residuals against ``Y`` and ``X`` and one that removes
-    those components; one for all Gram matrices of the Rayleigh-Ritz step; and
-    one that forms the new ``X``, ``P`` and their products and the next residuals.
+    Each iteration makes four sweeps over the tall blocks besides the products
+    with ``A``, ``B`` and ``M``, each over chunks of rows in parallel (see
+    ``_parallel``): one for the Gram matrices of the preconditioned residuals
+    against ``Y`` and ``X`` and one that removes those components; one for all
+    Gram matrices of the Rayleigh-Ritz step; and one that forms the new ``X``,
+    ``P``, their products and the next residuals.
 
     Examples
     --------
@@ -190,9 +191,6 @@ def _orthogonalize(T, bases):
     ``bases`` holds pairs ``(V, BV)``; returns ``(T, column norms of the result)``.
     """
     n = T.shape[0]
-    if not bases:
-        return T, np.sqrt(np.sum(map_chunks(n, lambda a, b: np.einsum(
-            "ij,ij->j", T[a:b], T[a:b])), axis=0))
     coefficients = gram([(BV, T) for _, BV in bases], n)
 
     def work(a, b):
