@@ -26,7 +26,8 @@ smaller than glibc's largest mmap threshold (32 MiB) come from the heap, where
 the holes they leave stay resident (measured: about 4.5 blocks' worth).
 The coefficients were fitted against the peak resident memory of ``segment``
 measured by ``benchmarks/memory.py`` (table in ``docs/memory-table.md``); the
-estimate is meant to err high, within about 30 %.
+estimate is meant to err high: 0.99 to 1.6 times the measured peak (the pixel
+mode's solver has needed less memory since its blocks were fused).
 
 The guard in :func:`specseg.segment` compares the estimate with the memory the
 operating system reports as available (``MemAvailable`` in ``/proc/meminfo``)
@@ -131,7 +132,7 @@ def estimate_memory(
     -----
     The estimate is a model of the arrays each stage holds, calibrated against
     measured peak resident memory (``benchmarks/memory.py``,
-    ``docs/memory-table.md``) to within about 30 %, erring high. For a grey
+    ``docs/memory-table.md``) to within 1.0 to 1.6 times, erring high. For a grey
     2-D image and ``k`` segments it is about ``500 + 224 (k - 1)`` bytes per pixel
     past a few hundred thousand pixels. The fallback chain of the solvers
     (amg to arpack to dense) is not modelled: a fallback on a large graph

@@ -7,13 +7,12 @@ import time
 
 import numpy as np
 
-from ._allocator import job_memory
+from ._allocator import prefaulted, reuse_freed_memory
 from ._assign import ASSIGN_METHODS
 from ._clustering import _cluster, canonical_labels
-from ._embedding import SOLVERS
+from ._embedding import SOLVERS, _touched_bytes
 from ._graph import pixel_graph
 from ._memory import check_memory as _check_memory
-from ._memory import estimate_memory
 from ._regions import COLOUR_SPACES, image_features, region_graph, snap_boundaries
 from ._validation import (
     check_image,
@@ -160,11 +159,11 @@ def segment(
     rng = check_random_state(random_state)
     if mode == "auto":
         mode = _auto_mode(image, mask, channel_axis)
-    options = dict(mask=mask, mode=mode, channel_axis=channel_axis, connectivity=connectivity,
-                   solver=solver, assign=assign, refine=refine)
     if check_memory:  # from the shape alone: before the image is converted to float64
-        _check_memory(image, n_segments, max_memory=max_memory, **options)
-    with job_memory(PREFAULT_FRACTION * _estimate_or_zero(image, n_segments, options)):
+        _check_memory(image, n_segments, max_memory=max_memory, mask=mask, mode=mode,
+                      channel_axis=channel_axis, connectivity=connectivity, solver=solver,
+                      assign=assign, refine=refine)
+    with reuse_freed_memory():
         stages = _StageClock(progress)
         with stages("graph"):
             if mode == "pixels":
@@ -188,9 +187,11 @@ def segment(
                     spacing=spacing,
                 )
         n_segments = check_n_segments(n_segments, graph.n_nodes, allow_auto=True)
-        node_labels, result = _cluster(graph.affinity, n_segments, solver=solver, assign=assign,
-                                       refine=refine, tol=None, rng=rng, stages=stages,
-                                       max_auto=AUTO_MAX_SEGMENTS)
+        n_vectors = AUTO_MAX_SEGMENTS + 1 if n_segments == "auto" else n_segments
+        with prefaulted(_touched_bytes(graph.affinity, n_vectors, solver)):
+            node_labels, result = _cluster(graph.affinity, n_segments, solver=solver,
+                                           assign=assign, refine=refine, tol=None, rng=rng,
+                                           stages=stages, max_auto=AUTO_MAX_SEGMENTS)
         n_segments = result.eigenvalues.size
         labels = graph.to_image(node_labels)
         if mode == "regions" and refine and n_segments > 1:
@@ -214,21 +215,6 @@ def segment(
         "timings": dict(stages.timings),
     }
     return labels, info
-
-
-#: Share of the estimated peak memory that is mapped ahead of the job (the
-#: estimate errs high; see ``_allocator.prefaulted``).
-PREFAULT_FRACTION = 0.75
-
-
-def _estimate_or_zero(image, n_segments, options):
-    """:func:`estimate_memory` of the job, or 0 where it cannot tell."""
-    if isinstance(image, tuple | list):
-        image = np.asarray(image)  # nested lists are an image, never a shape here
-    try:
-        return estimate_memory(image, 8 if n_segments == "auto" else n_segments, **options)
-    except (TypeError, ValueError):
-        return 0
 
 
 def _snap(image, labels, graph, channel_axis, colour_space):
