@@ -25,6 +25,7 @@ any of this: only where the memory comes from changes.
 from __future__ import annotations
 
 import ctypes
+import functools
 import threading
 from contextlib import contextmanager
 
@@ -44,6 +45,7 @@ _lock = threading.Lock()
 _depth = 0
 
 
+@functools.cache
 def _glibc():
     """The C library's ``mallopt`` and ``malloc_trim``, or None where it has none."""
     try:
