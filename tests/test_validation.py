@@ -412,6 +412,7 @@ def test_check_affinity_result_and_caller_unchanged(name, symmetric, seed):
         np.testing.assert_array_equal(new, old)  # the caller's arrays are untouched
         assert new.dtype == old.dtype
     assert isinstance(result, sparse.csr_array) and result.dtype == np.float64
+    assert result.indices.dtype == result.indptr.dtype == np.int32  # whatever came in
     assert result.has_canonical_format
     assert (result.data != 0).all()  # no explicit zeros
     assert (result.diagonal() == 0).all() and not (result.tocoo().row == result.tocoo().col).any()
@@ -436,6 +437,26 @@ def test_check_affinity_large_coo_graph_unchanged():
     np.fill_diagonal(expected, 0.0)
     np.testing.assert_array_equal(result.toarray(), expected)
     assert result.nnz == graph.nnz - 12 * 9
+    assert graph.row.dtype == np.int64 and result.indices.dtype == np.int32
+
+
+def test_check_affinity_narrows_64_bit_indices():
+    from specseg._validation import check_affinity
+
+    row, col, data = messy_entries(0)
+    W = sparse.csr_array((data, (row, col)), shape=(7, 7))
+    W.sum_duplicates()
+    W.eliminate_zeros()
+    W.setdiag(0)
+    W.eliminate_zeros()
+    wide = sparse.csr_array(
+        (W.data, W.indices.astype(np.int64), W.indptr.astype(np.int64)), shape=W.shape
+    )
+    result = check_affinity(wide)
+    assert wide.indices.dtype == np.int64  # the caller's matrix is untouched
+    assert result.indices.dtype == result.indptr.dtype == np.int32
+    np.testing.assert_array_equal(result.toarray(), W.toarray())
+    assert result.has_canonical_format
 
 
 def test_check_affinity_checks_weights_before_dropping_the_diagonal():

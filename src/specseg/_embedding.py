@@ -419,7 +419,12 @@ def _solve_arpack(laplacian, sqrt_degree, k, *, tol, rng):
     return vectors
 
 
-def _solve_lobpcg(laplacian, sqrt_degree, k, *, tol, rng, preconditioner=None, start=None):
+def _solve_lobpcg(
+    laplacian, sqrt_degree, k, *, tol, rng, preconditioner=None, start=None, start_values=None
+):
+    """LOBPCG for the ``k - 1`` pairs after the trivial one, from random vectors or
+    from ``start`` (which it may overwrite); ``start_values`` says that ``start``
+    holds orthonormal Ritz vectors of ``L_sym`` with these values."""
     n = laplacian.shape[0]
     trivial = (sqrt_degree / np.linalg.norm(sqrt_degree))[:, None]
     if k == 1:
@@ -433,7 +438,10 @@ def _solve_lobpcg(laplacian, sqrt_degree, k, *, tol, rng, preconditioner=None, s
         Y=trivial,
         tol=_default_tol(n) if tol is None else tol,
         maxiter=1000 if preconditioner is None else FINE_MAXITER,
+        ritz_values=start_values,
+        overwrite_x=True,
     )
+    del x, start
     if vectors.shape[1] < k - 1 or not _converged(residuals, tol):
         # lost directions or no convergence: let the caller's checks see it all
         return np.hstack([trivial, vectors])
@@ -456,9 +464,13 @@ def _solve_amg(laplacian, sqrt_degree, k, *, tol, rng):
         values, vectors = _cascade(ml, k, tol=tol, rng=rng)
         del ml
         return RitzPairs(vectors, values, _residual_norms(laplacian, vectors, values))
-    start = _cascade(ml, k, tol=tol, rng=rng)[1][:, 1:]
+    # the trivial pair is known exactly: the fine solve starts from the others,
+    # which are already Ritz pairs of L_sym (see _cascade)
+    values, start = _cascade(ml, k, tol=tol, rng=rng, first=1)
+    ml.release_setup()  # only the cycles are needed from here on
     return _solve_lobpcg(
-        laplacian, sqrt_degree, k, tol=tol, rng=rng, preconditioner=ml.vcycle, start=start
+        laplacian, sqrt_degree, k, tol=tol, rng=rng, preconditioner=ml.vcycle, start=start,
+        start_values=values if np.isfinite(values).all() else None,
     )
 
 
@@ -470,12 +482,15 @@ def _residual_norms(laplacian, vectors, values):
     )
 
 
-def _cascade(ml, k, *, tol, rng):
+def _cascade(ml, k, *, tol, rng, first=0):
     """Eigenpairs solved level by level from the coarsest, interpolated to the finest.
 
     Returns ``(values, vectors)``: the Ritz values of the level above the finest
-    and its Ritz vectors interpolated to the finest level. As that level's mass
-    matrix is ``P^T P``, the interpolated vectors are exactly orthonormal.
+    and its Ritz vectors interpolated to the finest level, from pair ``first``
+    on (the ones before are not interpolated). As that level's mass matrix is
+    ``P^T P`` and its matrix the Galerkin projection, the interpolated vectors
+    are exactly orthonormal Ritz vectors of the finest level's matrix, with these
+    values (NaN where the coarsest level had too few nodes for ``k`` pairs).
 
     Level ``l`` has the Galerkin pencil ``(P^T A P) y = mu (P^T M P) y`` (the
     Rayleigh-Ritz projection of the fine problem onto its coarse space). The
@@ -506,6 +521,7 @@ def _cascade(ml, k, *, tol, rng):
             tol=_default_tol(levels[0].A.shape[0]) if tol is None else tol,
             maxiter=50,
         )
+    y, values = y[:, first:], values[first:]
     y = spmm(levels[0].P, y) if len(levels) > 1 else y
     # the coarse problems carry the hierarchy's tiny shift; it is not in L_sym
     shift = getattr(levels[0].A, "shift", 1.0) - 1.0

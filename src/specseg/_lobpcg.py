@@ -32,7 +32,8 @@ __all__ = ["lobpcg_smallest"]
 
 
 def lobpcg_smallest(
-    A, X, *, B=None, M=None, Y=None, tol=1e-6, maxiter=200, n_wanted=None, callback=None
+    A, X, *, B=None, M=None, Y=None, tol=1e-6, maxiter=200, n_wanted=None, callback=None,
+    ritz_values=None, overwrite_x=False,
 ):
     """Smallest eigenpairs of a symmetric pencil by block LOBPCG.
 
@@ -57,6 +58,15 @@ def lobpcg_smallest(
         columns of ``X`` are guard vectors that speed up convergence.
     callback : callable, optional
         Called as ``callback(iteration, residual_norms)`` after each iteration.
+    ritz_values : (m,) ndarray, optional
+        Says that ``X`` already holds ``B``-orthonormal Ritz vectors of the
+        pencil, with these Ritz values (``X.T A X = diag(ritz_values)``), such as
+        the interpolated solution of a Galerkin coarse problem; the first
+        Rayleigh-Ritz step is then skipped. Components along ``Y`` are still
+        removed (they do not change ``X.T A X`` when ``A Y = 0``).
+    overwrite_x : bool, optional
+        Whether ``X`` may be overwritten (it is updated in place, saving a copy,
+        when it is a C-ordered float64 array).
 
     Returns
     -------
@@ -93,21 +103,27 @@ def lobpcg_smallest(
     BY = None if Y is None or B is None else apply_b(Y)
     if Y is not None and BY is None:
         BY = Y
-    X = np.array(X, dtype=np.float64, order="C")
+    if overwrite_x:
+        X = np.require(X, dtype=np.float64, requirements=["C", "W"])
+    else:
+        X = np.array(X, dtype=np.float64, order="C")
     if Y is not None:
         X = _orthogonalize(X, [(Y, BY)])[0]
     BX = X if B is None else apply_b(X)
     apply_a = _as_product(A)
     AX = apply_a(X)
-    # Rayleigh-Ritz on the span of X: B-orthonormalize (SVQB, dropping dependent
-    # starting vectors) and diagonalize in one small problem
-    g_b, g_a = gram([(X, BX), (X, AX)], n)
-    Z = _svqb_transform_from_gram(g_b)
-    theta, C = _small_eig(Z.T @ g_a @ Z)
-    C = Z @ C
-    m = C.shape[1]
-    X, AX = _transform(n, [X, AX], C)
-    BX = X if B is None else _transform(n, [BX], C)[0]
+    if ritz_values is None:
+        # Rayleigh-Ritz on the span of X: B-orthonormalize (SVQB, dropping
+        # dependent starting vectors) and diagonalize in one small problem
+        g_b, g_a = gram([(X, BX), (X, AX)], n)
+        Z = _svqb_transform_from_gram(g_b)
+        theta, C = _small_eig(Z.T @ g_a @ Z)
+        C = Z @ C
+        m = C.shape[1]
+        X, AX = _transform(n, [X, AX], C)
+        BX = X if B is None else _transform(n, [BX], C)[0]
+    else:
+        theta = np.array(ritz_values, dtype=np.float64)
     # the residuals only feed the preconditioner, which works in float32 (the
     # norms are taken in float64 first): kept in float32, they need no cast
     r_dtype = np.float64 if apply_m is None else np.float32

@@ -11,23 +11,19 @@ indices and ``float64`` data, 12 bytes per stored entry):
   affinity itself: about ``128 E`` bytes;
 - **embedding** (solver "amg", the default past 20 000 nodes): the affinity, the
   normalized Laplacian and its shifted copy, the multigrid hierarchy (its
-  float32 copies and prolongators included) and the LOBPCG blocks: about 28
-  dense ``n x (k - 1)`` float64 blocks at once (``X``, ``AX``, ``BX``, ``P``,
-  ``AP``, ``BP``, the residual and its preconditioned copies, the
-  three-wide concatenations ``S``, ``AS``, ``BS``, the V-cycle's temporaries and
-  the starting block). "dense" needs two ``n x n`` matrices; "arpack" the
+  float32 copies and prolongators included) and the LOBPCG blocks: about 8
+  dense ``n x (k - 1)`` float64 blocks' worth at once (``X``, ``AX``, ``P``,
+  ``AP``, the preconditioned residual ``T`` and ``A T``, the float32 residual and
+  the V-cycle's float32 temporaries, and the holes they leave in the heap). "dense" needs two ``n x n`` matrices; "arpack" the
   sparse LU factor, whose fill grows like ``n`` in 2-D and ``n^1.5`` in 3-D;
 - **assignment**: the embedding and a few ``n x k`` temporaries;
 - **refinement**: the affinity and per-entry ``int64`` label gathers.
 
 The peak is the largest stage, plus a fixed allowance for the modules the
-stages import and one for the fragmentation of the C heap: dense blocks
-smaller than glibc's largest mmap threshold (32 MiB) come from the heap, where
-the holes they leave stay resident (measured: about 4.5 blocks' worth).
-The coefficients were fitted against the peak resident memory of ``segment``
-measured by ``benchmarks/memory.py`` (table in ``docs/memory-table.md``); the
-estimate is meant to err high: 0.99 to 1.6 times the measured peak (the pixel
-mode's solver has needed less memory since its blocks were fused).
+stages import. The coefficients were fitted against the peak resident memory
+of ``segment`` measured by ``benchmarks/memory.py`` (table in
+``docs/memory-table.md``); the estimate is meant to err high, by up to about
+1.3 times the measured peak.
 
 The guard in :func:`specseg.segment` compares the estimate with the memory the
 operating system reports as available (``MemAvailable`` in ``/proc/meminfo``)
@@ -51,20 +47,16 @@ __all__ = ["available_memory", "check_memory", "estimate_memory"]
 
 #: Bytes of one stored entry of a CSR matrix: float64 data and int32 index.
 _ENTRY = 12
-#: Dense float64 n x (k - 1) blocks alive at the peak of LOBPCG, plus the
-#: starting block the caller keeps (calibrated, docs/memory-table.md).
-_LOBPCG_BLOCKS = 16
+#: Dense float64 n x (k - 1) blocks' worth of memory at the peak of LOBPCG,
+#: the holes of freed temporaries in the heap included (calibrated,
+#: docs/memory-table.md: 4.6 to 5.8 were measured over the rest of the model).
+_LOBPCG_BLOCKS = 8
 #: Dense float64 n x k blocks alive when "amg" stops at the interpolated coarse
 #: solution (graphs above FINE_SOLVE_MAX_NODES): the vectors and one product.
 _COARSE_ONLY_BLOCKS = 2
 #: Modules imported on first use by the stages (pyamg's aggregation; scikit-learn
 #: for k-means) and BLAS buffers.
 _IMPORTS = {"base": 8 * 2**20, "amg": 12 * 2**20, "kmeans": 72 * 2**20}
-#: glibc's largest mmap threshold: blocks below it come from the heap, where the
-#: freed ones leave holes that the resident size keeps.
-_MMAP_THRESHOLD = 32 * 2**20
-#: Heap fragmentation, in dense blocks of the embedding (measured: 4.5).
-_FRAGMENTATION_BLOCKS = 5.5
 
 
 def estimate_memory(
@@ -132,16 +124,17 @@ def estimate_memory(
     -----
     The estimate is a model of the arrays each stage holds, calibrated against
     measured peak resident memory (``benchmarks/memory.py``,
-    ``docs/memory-table.md``) to within 1.0 to 1.6 times, erring high. For a grey
-    2-D image and ``k`` segments it is about ``500 + 224 (k - 1)`` bytes per pixel
-    past a few hundred thousand pixels. The fallback chain of the solvers
+    ``docs/memory-table.md``) to within 1.0 to 1.3 times, erring high. For a grey
+    2-D image and ``k`` segments it is about ``420 + 64 (k - 1)`` bytes per pixel
+    from a few hundred thousand to two million pixels (no block solve on the
+    finest level above that). The fallback chain of the solvers
     (amg to arpack to dense) is not modelled: a fallback on a large graph
     may need more.
 
     Examples
     --------
     >>> peak = estimate_memory((1024, 1024), 8)
-    >>> 1.5e9 < peak < 3e9
+    >>> 0.8e9 < peak < 1.2e9
     True
     >>> peak, stages = estimate_memory((64, 64, 64), 4, return_stages=True)
     >>> max(stages, key=stages.get), sorted(stages)
@@ -366,17 +359,15 @@ def _stage_peaks(spatial, channels, dtype, k, *, fraction, connectivity, solver,
     labels = affinity + 48 * n_pixels
 
     fixed = _IMPORTS["base"] + (_IMPORTS["kmeans"] if assign == "kmeans" else 0)
-    fragmentation = 0
     if name in ("amg", "lobpcg"):
         fixed += _IMPORTS["amg"]
-        fragmentation = _FRAGMENTATION_BLOCKS * min(8 * n * max(m, 1), _MMAP_THRESHOLD)
     stages = {
         "graph": graph,
         "embedding": embedding,
         "assignment": assignment,
         "refinement": max(refinement, labels),
     }
-    return {stage: int(value + fixed + fragmentation) for stage, value in stages.items()}
+    return {stage: int(value + fixed) for stage, value in stages.items()}
 
 
 #: Region mode, bytes per pixel: superpixel labels, distances and the image in

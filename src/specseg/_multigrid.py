@@ -129,8 +129,14 @@ class Level:
         no explicit copy with a diagonal is made).
         """
         if self._cycle_matrices is None:
-            def cast(matrix):
-                return None if matrix is None else sparse.csr_array(matrix, dtype=self.dtype)
+            def cast(matrix):  # new values, the same index arrays
+                if matrix is None:
+                    return None
+                matrix = sparse.csr_array(matrix)
+                return sparse.csr_array(
+                    (matrix.data.astype(self.dtype), matrix.indices, matrix.indptr),
+                    shape=matrix.shape,
+                )
 
             if isinstance(self.A, IdentityMinus):
                 operator, shift = cast(self.A.S), self.A.shift
@@ -170,6 +176,14 @@ class Hierarchy:
         for i, level in enumerate(self.levels):
             rows.append(f"  level {i}: {level.A.shape[0]} unknowns")
         return "\n".join(rows)
+
+    def release_setup(self):
+        """Free the float64 prolongators and mass matrices, keeping only what the
+        cycles use (made now, if they were not yet). Call it when the setup's
+        matrices are no longer needed: they are as large as the cycles' own."""
+        for level in self.levels:
+            level.cycle_matrices  # noqa: B018 - made before their sources go
+            level.P = level.R = level.RP = None
 
     def cycle_from(self, start):
         """The V-cycle that starts at level ``start`` (a preconditioner for its ``A``)."""
@@ -370,14 +384,18 @@ def _coarse_solver(dense):
 
 
 def _tentative_prolongator(aggregates, b):
-    """Columns = aggregates, entries = ``b`` normalized per aggregate."""
-    coo = aggregates.tocoo()
-    values = b[coo.row]
-    norms = np.sqrt(np.bincount(coo.col, values * values, minlength=aggregates.shape[1]))
+    """Columns = aggregates, entries = ``b`` normalized per aggregate.
+
+    ``aggregates`` is the CSR aggregation matrix (at most one entry per row);
+    the prolongator has its pattern.
+    """
+    indptr, columns = aggregates.indptr, aggregates.indices
+    rows = np.repeat(np.arange(aggregates.shape[0], dtype=columns.dtype), np.diff(indptr))
+    values = b[rows]
+    norms = np.sqrt(np.bincount(columns, values * values, minlength=aggregates.shape[1]))
     norms[norms == 0] = 1.0
-    P = sparse.csr_array(
-        (values / norms[coo.col], (coo.row, coo.col)), shape=aggregates.shape
-    )
+    values /= norms[columns]
+    P = sparse.csr_array((values, columns, indptr), shape=aggregates.shape)
     return P, norms
 
 
@@ -395,9 +413,10 @@ def _smooth_prolongator(A, P, smoother):
     """``(I - omega D^-1 A) P`` in CSR."""
     if isinstance(A, IdentityMinus):
         # (I - w (shift I - S)) P = (1 - w shift) P + w S P, w = omega / shift constant
+        w = smoother[0]
         SP = spgemm(A.S, P)
-        SP.data *= np.repeat(smoother, np.diff(SP.indptr))
-        return sparse.csr_array(SP + (1.0 - smoother[0] * A.shift) * P)
+        SP.data *= w
+        return sparse.csr_array(SP + (1.0 - w * A.shift) * P)
     AP = spgemm(A.A, P)
     AP.data *= np.repeat(smoother, np.diff(AP.indptr))  # rows scaled by omega / a_ii
     return sparse.csr_array(P - AP)

@@ -259,7 +259,28 @@ def check_affinity(affinity):
         )
         matrix = ((matrix + matrix.T) * 0.5).tocsr()
         matrix.eliminate_zeros()
-    return matrix
+    return _with_int32_indices(matrix)
+
+
+def _with_int32_indices(matrix):
+    """``matrix`` with 32-bit index arrays where its size allows.
+
+    Graphs from ``img_to_graph`` and many other sources carry 64-bit indices;
+    every sparse product downstream (the Laplacian, the multigrid hierarchy, each
+    solver iteration) moves a third less memory, and SciPy's sparse kernels run
+    faster, with 32-bit ones.
+    """
+    limit = np.iinfo(np.int32).max
+    if matrix.indices.dtype == np.int32 and matrix.indptr.dtype == np.int32:
+        return matrix
+    if max(matrix.shape[0], int(matrix.indptr[-1])) >= limit:
+        return matrix
+    result = sparse.csr_array(
+        (matrix.data, matrix.indices.astype(np.int32), matrix.indptr.astype(np.int32)),
+        shape=matrix.shape,
+    )
+    result.has_canonical_format = matrix.has_canonical_format
+    return result
 
 
 def _checked_csr(affinity):
@@ -329,9 +350,14 @@ def _coo_without_diagonal(affinity):
     if (data < 0).any() or not total <= _SAFE_TOTAL:  # a NaN fails the test too
         return None
     keep = row != col
+    # 32-bit indices where they fit: SciPy keeps the index type it is given
+    index_dtype = np.int32 if max(n, row.size) < np.iinfo(np.int32).max else np.int64
     if keep.all():
-        return sparse.csr_array(affinity)
-    return sparse.csr_array((data[keep], (row[keep], col[keep])), shape=affinity.shape)
+        row, col = row.astype(index_dtype, copy=False), col.astype(index_dtype, copy=False)
+    else:
+        data = data[keep]
+        row, col = row[keep].astype(index_dtype, copy=False), col[keep].astype(index_dtype, copy=False)
+    return sparse.csr_array((data, (row, col)), shape=affinity.shape)
 
 
 def _drop_diagonal(matrix):
