@@ -14,8 +14,9 @@ indices and ``float64`` data, 12 bytes per stored entry):
   float32 copies and prolongators included) and the LOBPCG blocks: about 8
   dense ``n x (k - 1)`` float64 blocks' worth at once (``X``, ``AX``, ``P``,
   ``AP``, the preconditioned residual ``T`` and ``A T``, the float32 residual and
-  the V-cycle's float32 temporaries, and the holes they leave in the heap). "dense" needs two ``n x n`` matrices; "arpack" the
-  sparse LU factor, whose fill grows like ``n`` in 2-D and ``n^1.5`` in 3-D;
+  the V-cycle's float32 temporaries, and the holes they leave in the heap).
+  "dense" needs two ``n x n`` matrices; "arpack" the sparse LU factor, whose
+  fill grows like ``n`` in 2-D and ``n^1.5`` in 3-D;
 - **assignment**: the embedding and a few ``n x k`` temporaries;
 - **refinement**: the affinity and per-entry ``int64`` label gathers.
 

@@ -352,11 +352,9 @@ def _coo_without_diagonal(affinity):
     keep = row != col
     # 32-bit indices where they fit: SciPy keeps the index type it is given
     index_dtype = np.int32 if max(n, row.size) < np.iinfo(np.int32).max else np.int64
-    if keep.all():
-        row, col = row.astype(index_dtype, copy=False), col.astype(index_dtype, copy=False)
-    else:
-        data = data[keep]
-        row, col = row[keep].astype(index_dtype, copy=False), col[keep].astype(index_dtype, copy=False)
+    if not keep.all():
+        row, col, data = row[keep], col[keep], data[keep]
+    row, col = row.astype(index_dtype, copy=False), col.astype(index_dtype, copy=False)
     return sparse.csr_array((data, (row, col)), shape=affinity.shape)
 
 
