@@ -97,6 +97,27 @@ def test_spgemm_matches_scipy_exactly(threads):
     np.testing.assert_array_equal(got.data, expected.data)
 
 
+def test_spgemm_keeps_scipy_order_and_drops_cancelled_entries(threads):
+    # without sorting: the same entries in the same order as SciPy's product;
+    # the right matrix repeats columns with opposite signs, so that whole rows of
+    # the product cancel to zero (SciPy drops those entries; the bands close the gaps)
+    left = _random_csr(3000, 2000, 0.05, seed=6)
+    half = _random_csr(2000, 250, 0.01, seed=7)
+    right = sparse.csr_array(sparse.hstack([half, -half, half]))
+    mixer = sparse.csr_array(sparse.vstack([right[:1000], right[:1000]]))
+    for r in (right, mixer):
+        got, expected = spgemm(left, r), sparse.csr_array(left @ r)
+        np.testing.assert_array_equal(got.indptr, expected.indptr)
+        np.testing.assert_array_equal(got.indices, expected.indices)
+        np.testing.assert_array_equal(got.data, expected.data)
+        assert got.indices.dtype == expected.indices.dtype
+    # left @ [B; B] with left's two halves opposite: every entry cancels
+    opposite = sparse.csr_array(sparse.hstack([left[:, :1000], -left[:, :1000]]))
+    got = spgemm(opposite, mixer)
+    assert got.nnz == sparse.csr_array(opposite @ mixer).nnz
+    np.testing.assert_array_equal(got.indptr, sparse.csr_array(opposite @ mixer).indptr)
+
+
 def test_eigensolver_is_bitwise_the_same_for_any_thread_count(monkeypatch):
     from specseg import spectral_embedding
     from specseg._graph import pixel_graph

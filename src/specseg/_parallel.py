@@ -30,10 +30,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from scipy import sparse
 
-try:  # SciPy's compiled kernel that adds A @ X into a given output
+try:  # SciPy's compiled kernels that write into given outputs
+    from scipy.sparse._sparsetools import csr_matmat as _csr_matmat
+    from scipy.sparse._sparsetools import csr_matmat_maxnnz as _csr_matmat_maxnnz
     from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
-except ImportError:  # pragma: no cover - the public product is used instead
-    _csr_matvecs = None
+except ImportError:  # pragma: no cover - the public products are used instead
+    _csr_matmat = _csr_matmat_maxnnz = _csr_matvecs = None
 
 __all__ = ["CHUNK_ROWS", "gram", "map_chunks", "num_threads", "single_threaded_blas",
            "spgemm", "spmm"]
@@ -150,7 +152,8 @@ def spgemm(left, right):
     """The sparse product ``left @ right`` (CSR), bands of rows in parallel.
 
     The bands have about equal numbers of non-zeros of ``left``; each band's
-    rows are computed exactly as in the serial product.
+    rows are computed exactly as in the serial product (SciPy's kernel), and
+    written straight into the result's arrays.
 
     Examples
     --------
@@ -167,16 +170,68 @@ def spgemm(left, right):
     targets = np.linspace(0, left.nnz, n + 1)[1:-1]
     cuts = [0, *np.searchsorted(left.indptr, targets).tolist(), left.shape[0]]
     bands = [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+    if _csr_matmat is None:  # pragma: no cover
 
-    def run(band):
-        _local.inside = True
-        try:
-            return sparse.csr_array(_row_band(left, *band) @ right)
-        finally:
-            _local.inside = False
+        def product(band):
+            _local.inside = True
+            try:
+                return sparse.csr_array(_row_band(left, *band) @ right)
+            finally:
+                _local.inside = False
 
-    parts = list(_executor(n).map(run, bands))
-    return sparse.csr_array(sparse.vstack(parts, format="csr"))
+        parts = list(_executor(n).map(product, bands))
+        return sparse.csr_array(sparse.vstack(parts, format="csr"))
+    return _banded_product(left, right, bands, _executor(n))
+
+
+def _banded_product(left, right, bands, executor):
+    """``left @ right`` with SciPy's two-pass kernel run on row bands in threads:
+    the sizes of all bands first, then each band written into its place."""
+    n_cols = right.shape[1]
+    limit = np.iinfo(np.int32).max
+    index_dtype = np.result_type(left.indptr, left.indices, right.indptr, right.indices)
+    if max(left.nnz, right.nnz, *left.shape, n_cols) >= limit:
+        index_dtype = np.int64
+    Ap, Aj, Bp, Bj = (array.astype(index_dtype, copy=False) for array in
+                      (left.indptr, left.indices, right.indptr, right.indices))
+
+    def band_arrays(a, b):
+        lo, hi = Ap[a], Ap[b]
+        return Ap[a : b + 1] - lo, Aj[lo:hi], left.data[lo:hi]
+
+    def count(band):
+        a, b = band
+        band_p, band_j, _ = band_arrays(a, b)
+        return int(_csr_matmat_maxnnz(b - a, n_cols, band_p, band_j, Bp, Bj))
+
+    sizes = list(executor.map(count, bands))
+    total = sum(sizes)
+    if total >= limit and index_dtype != np.int64:  # pragma: no cover - huge products
+        return sparse.csr_array(left @ right)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    indptr = np.empty(left.shape[0] + 1, dtype=index_dtype)
+    indptr[0] = 0
+    indices = np.empty(total, dtype=index_dtype)
+    data = np.empty(total, dtype=np.result_type(left.dtype, right.dtype))
+
+    def fill(i):
+        (a, b), lo, hi = bands[i], offsets[i], offsets[i + 1]
+        band_p, band_j, band_x = band_arrays(a, b)
+        local = np.empty(b - a + 1, dtype=index_dtype)
+        _csr_matmat(b - a, n_cols, band_p, band_j, band_x, Bp, Bj, right.data, local,
+                    indices[lo:hi], data[lo:hi])
+        indptr[a + 1 : b + 1] = local[1:] + lo
+        return int(local[-1])  # below the count where entries cancelled to zero
+
+    written = list(executor.map(fill, range(len(bands))))
+    if written != sizes:  # close the gaps that cancelled entries left
+        keep = np.concatenate(
+            [np.arange(lo, lo + w) for lo, w in zip(offsets[:-1], written, strict=True)]
+        )
+        for i, (a, b) in enumerate(bands):
+            indptr[a + 1 : b + 1] -= offsets[i] - sum(written[:i])
+        indices, data = indices[keep], data[keep]
+    return sparse.csr_array((data, indices, indptr), shape=(left.shape[0], n_cols))
 
 
 def spmm(matrix, block, epilogue=None):
