@@ -243,26 +243,50 @@ def _fix_signs(vectors):
         column = vectors[:, j]
         negative[j] = np.argmax(column == -low[j]) < np.argmax(column == high[j])
     if negative.any():
-        vectors *= np.where(negative, -1.0, 1.0)
+        signs = np.where(negative, -1.0, 1.0)
+        map_chunks(vectors.shape[0], lambda a, b: np.multiply(vectors[a:b], signs,
+                                                              out=vectors[a:b]))
 
 
 def _column_max_min(vectors):
-    """Column maxima and minima of a tall C-ordered block.
+    """Column maxima and minima of a tall block, row chunks in parallel.
 
     NumPy reduces a narrow array along its rows slowly (one short inner loop per
     row); viewing 64 rows as one wide row makes the same reduction vectorize.
     """
     n, k = vectors.shape
-    head = n - n % 64 if vectors.flags.c_contiguous else 0
-    high, low = np.full(k, -np.inf), np.full(k, np.inf)
-    if head:
-        wide = vectors[:head].reshape(-1, 64 * k)
-        high = wide.max(axis=0).reshape(64, k).max(axis=0)
-        low = wide.min(axis=0).reshape(64, k).min(axis=0)
-    if head < n:
-        high = np.maximum(high, vectors[head:].max(axis=0))
-        low = np.minimum(low, vectors[head:].min(axis=0))
-    return high, low
+    if not vectors.flags.c_contiguous:
+        return vectors.max(axis=0), vectors.min(axis=0)
+
+    def work(a, b):
+        chunk = vectors[a:b]
+        head = (b - a) - (b - a) % 64
+        high, low = np.full(k, -np.inf), np.full(k, np.inf)
+        if head:
+            wide = chunk[:head].reshape(-1, 64 * k)
+            high = wide.max(axis=0).reshape(64, k).max(axis=0)
+            low = wide.min(axis=0).reshape(64, k).min(axis=0)
+        if head < b - a:
+            high = np.maximum(high, chunk[head:].max(axis=0))
+            low = np.minimum(low, chunk[head:].min(axis=0))
+        return high, low
+
+    parts = map_chunks(n, work)
+    return np.max([p[0] for p in parts], axis=0), np.min([p[1] for p in parts], axis=0)
+
+
+def _hstack_rows(blocks):
+    """``np.hstack(blocks)`` for tall blocks, row chunks in parallel."""
+    widths = [block.shape[1] for block in blocks]
+    edges = np.concatenate([[0], np.cumsum(widths)])
+    out = np.empty((blocks[0].shape[0], edges[-1]), dtype=np.result_type(*blocks))
+
+    def work(a, b):
+        for block, lo, hi in zip(blocks, edges[:-1], edges[1:], strict=True):
+            out[a:b, lo:hi] = block[a:b]
+
+    map_chunks(out.shape[0], work)
+    return out
 
 
 def _normalized_laplacian(affinity):
@@ -355,7 +379,8 @@ def _solve_connected(affinity, k, *, solver, tol, rng):
                 SpectralWarning,
                 stacklevel=4,
             )
-        u /= sqrt_degree[:, None]
+        scale = sqrt_degree[:, None]
+        map_chunks(u.shape[0], lambda a, b: np.divide(u[a:b], scale[a:b], out=u[a:b]))
         return lam, u, residual, name
     raise RuntimeError("every eigensolver failed: " + "; ".join(errors))
 
@@ -449,7 +474,7 @@ def _solve_lobpcg(
     # orthonormal to it and diagonalize L_sym on their span
     trivial_residual = np.linalg.norm(laplacian @ trivial[:, 0])
     return RitzPairs(
-        np.hstack([trivial, vectors]),
+        _hstack_rows([trivial, vectors]),
         np.concatenate([[0.0], values]),
         np.concatenate([[trivial_residual], residuals]),
     )
