@@ -12,6 +12,8 @@ import warnings
 import numpy as np
 from scipy import sparse
 
+from ._parallel import map_chunks
+
 __all__ = [
     "check_affinity",
     "check_image",
@@ -345,17 +347,41 @@ def _coo_without_diagonal(affinity):
     if n != m or n == 0 or affinity.dtype != np.float64:
         return None
     data, row, col = affinity.data, affinity.row, affinity.col
+    chunk = _ENTRY_CHUNK
+
+    def scan(a, b):  # the weights' checks and the entries off the diagonal, per chunk
+        weights = data[a:b]
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = float(weights.sum())
+        return total, bool((weights < 0).any()), int(np.count_nonzero(row[a:b] != col[a:b]))
+
+    parts = map_chunks(data.size, scan, chunk=chunk)
     with np.errstate(over="ignore", invalid="ignore"):
-        total = data.sum()
-    if (data < 0).any() or not total <= _SAFE_TOTAL:  # a NaN fails the test too
+        total = sum(part[0] for part in parts)
+    if any(part[1] for part in parts) or not total <= _SAFE_TOTAL:  # a NaN fails too
         return None
-    keep = row != col
+    offsets = np.concatenate([[0], np.cumsum([part[2] for part in parts])])
     # 32-bit indices where they fit: SciPy keeps the index type it is given
     index_dtype = np.int32 if max(n, row.size) < np.iinfo(np.int32).max else np.int64
-    if not keep.all():
-        row, col, data = row[keep], col[keep], data[keep]
-    row, col = row.astype(index_dtype, copy=False), col.astype(index_dtype, copy=False)
-    return sparse.csr_array((data, (row, col)), shape=affinity.shape)
+    kept_row = np.empty(offsets[-1], dtype=index_dtype)
+    kept_col = np.empty(offsets[-1], dtype=index_dtype)
+    kept_data = np.empty(offsets[-1], dtype=data.dtype)
+
+    def copy(a, b):  # the kept entries of a chunk into their place, in order
+        lo, hi = offsets[a // chunk], offsets[a // chunk + 1]
+        if hi - lo == b - a:
+            kept_row[lo:hi], kept_col[lo:hi], kept_data[lo:hi] = row[a:b], col[a:b], data[a:b]
+        else:
+            keep = row[a:b] != col[a:b]
+            kept_row[lo:hi], kept_col[lo:hi] = row[a:b][keep], col[a:b][keep]
+            kept_data[lo:hi] = data[a:b][keep]
+
+    map_chunks(data.size, copy, chunk=chunk)
+    return sparse.csr_array((kept_data, (kept_row, kept_col)), shape=affinity.shape)
+
+
+#: Entries per chunk of the passes over COO arrays.
+_ENTRY_CHUNK = 65_536
 
 
 def _drop_diagonal(matrix):
@@ -414,7 +440,12 @@ def _is_symmetric(matrix):
     if np.array_equal(transpose.indptr, matrix.indptr) and np.array_equal(
         transpose.indices, matrix.indices
     ):
-        difference = np.subtract(matrix.data, transpose.data)
-        return not (difference.size and np.abs(difference, out=difference).max() > tolerance)
+        ours, theirs = matrix.data, transpose.data
+
+        def largest_difference(a, b):
+            return float(np.abs(ours[a:b] - theirs[a:b]).max(initial=0.0))
+
+        return max(map_chunks(ours.size, largest_difference, chunk=_ENTRY_CHUNK),
+                   default=0.0) <= tolerance
     asym = matrix - transpose
     return not (asym.nnz and abs(asym).max() > tolerance)
