@@ -379,10 +379,14 @@ def _solve_connected(affinity, k, *, solver, tol, rng):
                 SpectralWarning,
                 stacklevel=4,
             )
-        scale = sqrt_degree[:, None]
-        map_chunks(u.shape[0], lambda a, b: np.divide(u[a:b], scale[a:b], out=u[a:b]))
+        _divide_rows(u, sqrt_degree)
         return lam, u, residual, name
     raise RuntimeError("every eigensolver failed: " + "; ".join(errors))
+
+
+def _divide_rows(u, scale):
+    """``u /= scale[:, None]`` in place, row chunks in parallel."""
+    map_chunks(u.shape[0], lambda a, b: np.divide(u[a:b], scale[a:b, None], out=u[a:b]))
 
 
 def _blas_threads_for(solver):
