@@ -170,7 +170,8 @@ def gram(pairs, n_rows):
     results = []
     for left, right in pairs:
         i, j = _index(lefts, left), _index(rights, right)
-        results.append(total[left_edges[i] : left_edges[i + 1], right_edges[j] : right_edges[j + 1]])
+        rows, columns = slice(*left_edges[i : i + 2]), slice(*right_edges[j : j + 2])
+        results.append(total[rows, columns])
     return results
 
 
