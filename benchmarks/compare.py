@@ -11,6 +11,9 @@ makes lazily) happen before the clock starts, for both sides.
     python benchmarks/compare.py --scaling docs/scaling.png   # also the scaling plot
     python benchmarks/compare.py --repeat 3 --case "..."      # median of 3 runs per side
 
+With ``--repeat``, the two sides take turns (specseg, sklearn, specseg, ...), so
+that a change in the load of a shared machine reaches both.
+
 The baseline is the seed document's recipe: ``img_to_graph`` + ``exp(-g/std)`` +
 ``sklearn.cluster.spectral_clustering`` (arpack, ``random_state=0``).
 """
@@ -164,9 +167,23 @@ def quality(result):
     return ", ".join(parts) or "—"
 
 
-def spawn_median(kind, params, method, timeout, repeat):
-    """``spawn`` ``repeat`` times; the run with the median time (its quality and memory)."""
-    runs = [spawn(kind, params, method, timeout) for _ in range(max(1, repeat))]
+def spawn_both(kind, params, timeout, repeat):
+    """specseg and, where the image is small enough, sklearn, ``repeat`` times each,
+    taking turns (so that both sides see the same changes in the load of a
+    shared machine); returns the median run of each side."""
+    ours = [spawn(kind, params, "specseg", timeout)]
+    run_baseline = ours[0].get("pixels", 0) <= BASELINE_MAX_PIXELS
+    base = []
+    for i in range(max(1, repeat)):
+        if run_baseline:
+            base.append(spawn(kind, params, "sklearn", timeout))
+        if i + 1 < repeat:
+            ours.append(spawn(kind, params, "specseg", timeout))
+    return median_run(ours), median_run(base) if base else {"error": "not run (too slow)"}
+
+
+def median_run(runs):
+    """The run with the median time (its quality and memory), with all times."""
     timed = sorted((r for r in runs if "seconds" in r), key=lambda r: r["seconds"])
     if not timed:
         return runs[0]
@@ -185,13 +202,7 @@ def table(names, timeout, repeat=1):
     spreads = []
     for name in names:
         kind, params = CASES[name]
-        ours = spawn_median(kind, params, "specseg", timeout, repeat)
-        pixels = ours.get("pixels", 0)
-        base = (
-            {"error": "not run (too slow)"}
-            if pixels > BASELINE_MAX_PIXELS
-            else spawn_median(kind, params, "sklearn", timeout, repeat)
-        )
+        ours, base = spawn_both(kind, params, timeout, repeat)
         pixels = ours.get("pixels", base.get("pixels", "?"))
         t_base = f"{base['seconds']:.2f} s" if "seconds" in base else base["error"]
         t_ours = f"{ours['seconds']:.2f} s" if "seconds" in ours else ours["error"]
@@ -217,8 +228,8 @@ def table(names, timeout, repeat=1):
                 if times:
                     spreads.append(f"- {name}, {method}: " + ", ".join(f"{t:.2f}" for t in times))
     if spreads:
-        rows.append(f"\nEach side ran {repeat} times (fresh processes); the table shows the "
-                    "median run. All times, sorted:\n")
+        rows.append(f"\nEach side ran {repeat} times (fresh processes, the two sides taking "
+                    "turns); the table shows the median run. All times, sorted:\n")
         rows.extend(spreads)
     return "\n".join(rows)
 
