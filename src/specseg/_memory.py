@@ -11,7 +11,7 @@ indices and ``float64`` data, 12 bytes per stored entry):
   affinity itself: about ``128 E`` bytes;
 - **embedding** (solver "amg", the default past 20 000 nodes): the affinity, the
   normalized Laplacian and its shifted copy, the multigrid hierarchy (its
-  float32 copies and prolongators included) and the LOBPCG blocks: about 8
+  float32 copies and prolongators included) and the LOBPCG blocks: about 9
   dense ``n x (k - 1)`` float64 blocks' worth at once (``X``, ``AX``, ``P``,
   ``AP``, the preconditioned residual ``T`` and ``A T``, the float32 residual and
   the V-cycle's float32 temporaries, and the holes they leave in the heap).
@@ -23,8 +23,8 @@ indices and ``float64`` data, 12 bytes per stored entry):
 The peak is the largest stage, plus a fixed allowance for the modules the
 stages import. The coefficients were fitted against the peak resident memory
 of ``segment`` measured by ``benchmarks/memory.py`` (table in
-``docs/memory-table.md``); the estimate is meant to err high, by up to about
-1.3 times the measured peak.
+``docs/memory-table.md``); the estimate is meant to err high: it is 0.99 to
+1.35 times the measured peak there.
 
 The guard in :func:`specseg.segment` compares the estimate with the memory the
 operating system reports as available (``MemAvailable`` in ``/proc/meminfo``)
@@ -50,8 +50,8 @@ __all__ = ["available_memory", "check_memory", "estimate_memory"]
 _ENTRY = 12
 #: Dense float64 n x (k - 1) blocks' worth of memory at the peak of LOBPCG,
 #: the holes of freed temporaries in the heap included (calibrated,
-#: docs/memory-table.md: 4.6 to 5.8 were measured over the rest of the model).
-_LOBPCG_BLOCKS = 8
+#: docs/memory-table.md: 7.4 to 7.9 were measured over the rest of the model).
+_LOBPCG_BLOCKS = 9
 #: Dense float64 n x k blocks alive when "amg" stops at the interpolated coarse
 #: solution (graphs above FINE_SOLVE_MAX_NODES): the vectors and one product.
 _COARSE_ONLY_BLOCKS = 2
@@ -125,8 +125,8 @@ def estimate_memory(
     -----
     The estimate is a model of the arrays each stage holds, calibrated against
     measured peak resident memory (``benchmarks/memory.py``,
-    ``docs/memory-table.md``) to within 1.0 to 1.3 times, erring high. For a grey
-    2-D image and ``k`` segments it is about ``420 + 64 (k - 1)`` bytes per pixel
+    ``docs/memory-table.md``) to within 0.99 to 1.35 times, erring high. For a grey
+    2-D image and ``k`` segments it is about ``420 + 72 (k - 1)`` bytes per pixel
     from a few hundred thousand to two million pixels (no block solve on the
     finest level above that). The fallback chain of the solvers
     (amg to arpack to dense) is not modelled: a fallback on a large graph

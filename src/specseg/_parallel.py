@@ -150,17 +150,15 @@ def gram(pairs, n_rows):
         partials = map_chunks(n_rows, work)
         return [np.sum([p[i] for p in partials], axis=0) for i in range(len(pairs))]
     dtype = np.result_type(*lefts, *rights)
+    rows = min(STACKED_CHUNK_ROWS, n_rows)
+    buffers = {}  # per thread, for this call only
 
     def stacked(a, b):
-        buffers = getattr(_local, "gram_buffers", None)
-        shape = (STACKED_CHUNK_ROWS, left_edges[-1], right_edges[-1], dtype)
-        if buffers is None or buffers[0] != shape:
-            buffers = _local.gram_buffers = (
-                shape,
-                np.empty((STACKED_CHUNK_ROWS, left_edges[-1]), dtype=dtype),
-                np.empty((STACKED_CHUNK_ROWS, right_edges[-1]), dtype=dtype),
-            )
-        left, right = buffers[1][: b - a], buffers[2][: b - a]
+        key = threading.get_ident()
+        if key not in buffers:
+            buffers[key] = (np.empty((rows, left_edges[-1]), dtype=dtype),
+                            np.empty((rows, right_edges[-1]), dtype=dtype))
+        left, right = buffers[key][0][: b - a], buffers[key][1][: b - a]
         for blocks, edges, out in ((lefts, left_edges, left), (rights, right_edges, right)):
             for block, lo, hi in zip(blocks, edges[:-1], edges[1:], strict=True):
                 out[:, lo:hi] = block[a:b]
