@@ -118,6 +118,14 @@ def test_spgemm_keeps_scipy_order_and_drops_cancelled_entries(threads):
     np.testing.assert_array_equal(got.indptr, sparse.csr_array(opposite @ mixer).indptr)
 
 
+def test_spgemm_of_mixed_precision_matches_scipy(threads):
+    left = _random_csr(3000, 2000, 0.05, dtype=np.float32, seed=8)
+    right = _random_csr(2000, 500, 0.01, seed=9)
+    got, expected = spgemm(left, right), sparse.csr_array(left @ right)
+    assert got.dtype == expected.dtype == np.float64
+    np.testing.assert_array_equal(got.toarray(), expected.toarray())
+
+
 def test_eigensolver_is_bitwise_the_same_for_any_thread_count(monkeypatch):
     from specseg import spectral_embedding
     from specseg._graph import pixel_graph

@@ -470,7 +470,6 @@ def _solve_lobpcg(
         ritz_values=start_values,
         overwrite_x=True,
     )
-    del x, start
     if vectors.shape[1] < k - 1 or not _converged(residuals, tol):
         # lost directions or no convergence: let the caller's checks see it all
         return np.hstack([trivial, vectors])

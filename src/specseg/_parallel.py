@@ -150,14 +150,14 @@ def gram(pairs, n_rows):
         partials = map_chunks(n_rows, work)
         return [np.sum([p[i] for p in partials], axis=0) for i in range(len(pairs))]
     dtype = np.result_type(*lefts, *rights)
-    rows = min(STACKED_CHUNK_ROWS, n_rows)
+    chunk_rows = min(STACKED_CHUNK_ROWS, n_rows)
     buffers = {}  # per thread, for this call only
 
     def stacked(a, b):
         key = threading.get_ident()
         if key not in buffers:
-            buffers[key] = (np.empty((rows, left_edges[-1]), dtype=dtype),
-                            np.empty((rows, right_edges[-1]), dtype=dtype))
+            buffers[key] = (np.empty((chunk_rows, left_edges[-1]), dtype=dtype),
+                            np.empty((chunk_rows, right_edges[-1]), dtype=dtype))
         left, right = buffers[key][0][: b - a], buffers[key][1][: b - a]
         for blocks, edges, out in ((lefts, left_edges, left), (rights, right_edges, right)):
             for block, lo, hi in zip(blocks, edges[:-1], edges[1:], strict=True):
@@ -250,10 +250,12 @@ def _banded_product(left, right, bands, executor):
         index_dtype = np.int64
     Ap, Aj, Bp, Bj = (array.astype(index_dtype, copy=False) for array in
                       (left.indptr, left.indices, right.indptr, right.indices))
+    dtype = np.result_type(left.dtype, right.dtype)  # SciPy's kernel takes one type
+    Ax, Bx = left.data.astype(dtype, copy=False), right.data.astype(dtype, copy=False)
 
     def band_arrays(a, b):
         lo, hi = Ap[a], Ap[b]
-        return Ap[a : b + 1] - lo, Aj[lo:hi], left.data[lo:hi]
+        return Ap[a : b + 1] - lo, Aj[lo:hi], Ax[lo:hi]
 
     def count(band):
         a, b = band
@@ -268,13 +270,13 @@ def _banded_product(left, right, bands, executor):
     indptr = np.empty(left.shape[0] + 1, dtype=index_dtype)
     indptr[0] = 0
     indices = np.empty(total, dtype=index_dtype)
-    data = np.empty(total, dtype=np.result_type(left.dtype, right.dtype))
+    data = np.empty(total, dtype=dtype)
 
     def fill(i):
         (a, b), lo, hi = bands[i], offsets[i], offsets[i + 1]
         band_p, band_j, band_x = band_arrays(a, b)
         local = np.empty(b - a + 1, dtype=index_dtype)
-        _csr_matmat(b - a, n_cols, band_p, band_j, band_x, Bp, Bj, right.data, local,
+        _csr_matmat(b - a, n_cols, band_p, band_j, band_x, Bp, Bj, Bx, local,
                     indices[lo:hi], data[lo:hi])
         indptr[a + 1 : b + 1] = local[1:] + lo
         return int(local[-1])  # below the count where entries cancelled to zero
