@@ -6,7 +6,7 @@ from sklearn.cluster import spectral_clustering as sk_spectral_clustering
 from sklearn.feature_extraction import image as sk_image
 from sklearn.metrics import adjusted_rand_score
 
-from specseg import ncut_value, spectral_clustering
+from specseg import canonical_labels, ncut_value, spectral_clustering
 from specseg.datasets import four_circles
 
 
@@ -79,3 +79,29 @@ def test_asymmetric_affinity_is_symmetrised_with_warning():
 def test_negative_affinity_refused():
     with pytest.raises(ValueError, match="negative"):
         spectral_clustering(np.array([[0, -1.0], [-1.0, 0]]), 1)
+
+
+def _reference_canonical(labels):
+    """Renumbering by first appearance, written the slow obvious way."""
+    flat = np.asarray(labels).ravel()
+    order = {}
+    for value in flat:
+        if value >= 0 and value not in order:
+            order[value] = len(order)
+    return np.array([order.get(v, -1) if v >= 0 else -1 for v in flat]).reshape(np.shape(labels))
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize(
+    "high, dtype",
+    [(8, np.int64), (8, np.int32), (8, np.uint8), (200, np.int64), (70_000, np.int64),
+     (40, np.uint64)],
+)
+def test_canonical_labels_matches_first_appearance_order(seed, high, dtype):
+    # few small values (counted value by value), many values or large ones (sorted)
+    rng = np.random.default_rng(seed)
+    low = 0 if np.dtype(dtype).kind == "u" else -3
+    labels = rng.integers(low, high, size=(37, 23)).astype(dtype)
+    result = canonical_labels(labels)
+    np.testing.assert_array_equal(result, _reference_canonical(labels))
+    assert result.dtype == np.intp and result.shape == labels.shape

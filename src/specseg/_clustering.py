@@ -176,6 +176,10 @@ def canonical_labels(labels):
     """
     labels = np.asarray(labels)
     flat = labels.ravel()
+    if flat.dtype.kind in "iu" and flat.size:
+        out = _canonical_small_labels(flat)
+        if out is not None:
+            return out.reshape(labels.shape)
     inside = flat >= 0
     values, first, inverse = np.unique(flat[inside], return_index=True, return_inverse=True)
     rank = np.empty(values.size, dtype=np.intp)
@@ -183,3 +187,29 @@ def canonical_labels(labels):
     out = np.full(flat.shape, -1, dtype=np.intp)
     out[inside] = rank[inverse.ravel()]
     return out.reshape(labels.shape)
+
+
+#: ``canonical_labels`` finds first appearances value by value (one pass each,
+#: instead of sorting all labels) when there are at most this many values ...
+_FEW_LABELS = 64
+#: ... all below this bound.
+_SMALL_LABEL_BOUND = 2**16
+
+
+def _canonical_small_labels(flat):
+    """``canonical_labels`` of flat integer labels with a few small values, or None."""
+    high = int(flat.max())
+    if high >= _SMALL_LABEL_BOUND:
+        return None
+    counts = np.bincount(flat[flat >= 0] if int(flat.min()) < 0 else flat,
+                         minlength=max(high + 1, 0))
+    values = np.flatnonzero(counts)
+    if values.size > _FEW_LABELS:
+        return None
+    first = np.array([np.argmax(flat == value) for value in values], dtype=np.intp)
+    # table[v + 1] is the new label of v; every negative label becomes -1
+    table = np.full(max(high + 2, 2), -1, dtype=np.intp)
+    table[values[np.argsort(first, kind="stable")] + 1] = np.arange(values.size)
+    if int(flat.min()) >= 0:
+        return table[1:][flat]
+    return table[np.maximum(flat, -1) + 1]
