@@ -278,10 +278,16 @@ def superpixels(features, *, n_regions, method="slic", compactness=None, mask=No
         ).astype(np.int64) - 1
     if mask is not None:
         labels[~mask] = -1
-    # renumber to 0 .. n - 1 (SLIC may skip ids); -1 stays -1
-    inside = labels >= 0
-    _, inverse = np.unique(labels[inside], return_inverse=True)
-    labels[inside] = inverse.ravel()
+    # renumber to 0 .. n - 1 in the order of the ids (SLIC may skip ids); -1
+    # stays -1. The ids are small: ranks by counting, not by sorting.
+    if mask is None:
+        rank = np.cumsum(np.bincount(labels.ravel()) > 0) - 1
+        labels = rank[labels]
+    else:
+        inside = labels >= 0
+        ids = labels[inside]
+        rank = np.cumsum(np.bincount(ids, minlength=1) > 0) - 1
+        labels[inside] = rank[ids]
     del ndim
     return labels
 
