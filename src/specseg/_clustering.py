@@ -198,11 +198,10 @@ _SMALL_LABEL_BOUND = 2**16
 
 def _canonical_small_labels(flat):
     """``canonical_labels`` of flat integer labels with a few small values, or None."""
-    high = int(flat.max())
+    high, low = int(flat.max()), int(flat.min())
     if high >= _SMALL_LABEL_BOUND:
         return None
-    counts = np.bincount(flat[flat >= 0] if int(flat.min()) < 0 else flat,
-                         minlength=max(high + 1, 0))
+    counts = np.bincount(flat[flat >= 0] if low < 0 else flat, minlength=max(high + 1, 0))
     values = np.flatnonzero(counts)
     if values.size > _FEW_LABELS:
         return None
@@ -210,6 +209,6 @@ def _canonical_small_labels(flat):
     # table[v + 1] is the new label of v; every negative label becomes -1
     table = np.full(max(high + 2, 2), -1, dtype=np.intp)
     table[values[np.argsort(first, kind="stable")] + 1] = np.arange(values.size)
-    if int(flat.min()) >= 0:
+    if low >= 0:
         return table[1:][flat]
     return table[np.maximum(flat, -1) + 1]
