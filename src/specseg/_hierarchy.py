@@ -195,11 +195,12 @@ class Hierarchy:
         if threshold is not None:
             threshold = _check_threshold(threshold)
             return int(np.searchsorted(self.heights, threshold, side="right"))
-        n_segments = check_n_segments(n_segments, self.n_leaves)
-        if n_segments < self.n_roots:
+        n_segments = check_n_segments(n_segments, None)
+        if not self.n_roots <= n_segments <= self.n_leaves:
             raise ValueError(
-                f"n_segments={n_segments} is fewer than the {self.n_roots} separate parts "
-                f"of the mask, which never merge; ask for {self.n_roots} to {self.n_leaves}."
+                f"n_segments={n_segments} is out of range for this hierarchy: ask for "
+                f"{self.n_roots} (the separate parts of the mask, which never merge) to "
+                f"{self.n_leaves} (the leaf regions)."
             )
         return self.n_leaves - n_segments
 
@@ -216,9 +217,10 @@ class Hierarchy:
 class _CutIndex:
     """The merge tree laid out so that any level is a few vectorised passes.
 
-    Leaves are ordered depth-first, so every node covers a contiguous run of
-    that order (``start``, ``size``). The regions after ``m`` merges are the
-    nodes created before step ``m`` whose parent is created at or after it.
+    Leaves are listed in depth-first order of the tree, so every node covers a
+    contiguous run of that list starting at ``start[node]``. The regions after
+    ``m`` merges are the nodes created before step ``m`` whose parent is
+    created at or after it; sorted by start, they tile the list.
     """
 
     def __init__(self, n_leaves, merges):
@@ -226,34 +228,33 @@ class _CutIndex:
         n_nodes = n_leaves + n_merges
         self.n_leaves = n_leaves
         self.node_ids = np.arange(n_nodes)
-        parent = np.full(n_nodes, n_nodes, dtype=np.intp)  # roots: a parent never created
+        parent = np.full(n_nodes, n_nodes, dtype=np.intp)  # roots hang from a node n_nodes
         parent[merges[:, 0]] = parent[merges[:, 1]] = n_leaves + np.arange(n_merges)
         self.parent = parent
-        size = np.ones(n_nodes, dtype=np.intp)
-        first_leaf = np.arange(n_nodes)  # leaves are numbered by first pixel
-        for k, (a, b) in enumerate(merges.tolist()):
-            size[n_leaves + k] = size[a] + size[b]
-            first_leaf[n_leaves + k] = min(first_leaf[a], first_leaf[b])
-        start = np.zeros(n_nodes, dtype=np.intp)
-        roots = np.flatnonzero(parent == n_nodes)
-        start[roots] = np.cumsum(size[roots]) - size[roots]
-        for k in range(n_merges - 1, -1, -1):
-            a, b = merges[k]
-            start[a] = start[n_leaves + k]
-            start[b] = start[a] + size[a]
-        self.size, self.first_leaf, self.start = size, first_leaf, start
-        self.leaf_at = np.argsort(start[:n_leaves])
+        tree = sparse.csr_matrix(
+            (np.ones(n_nodes, dtype=np.int8), (parent, np.arange(n_nodes))),
+            shape=(n_nodes + 1, n_nodes + 1),
+        )
+        preorder = csgraph.depth_first_order(tree, n_nodes, directed=True,
+                                             return_predecessors=False)[1:]
+        is_leaf = preorder < n_leaves
+        start = np.empty(n_nodes, dtype=np.intp)
+        start[preorder] = np.cumsum(is_leaf) - is_leaf
+        self.start = start
+        self.leaf_in_order = preorder[is_leaf]
 
     def leaf_labels(self, n_merges):
         """Canonical label of every leaf after the first ``n_merges`` merges."""
         level = self.n_leaves + n_merges
         regions = np.flatnonzero((self.node_ids < level) & (self.parent >= level))
-        rank = np.empty(regions.size, dtype=np.intp)
-        # a region's first pixel is its first leaf's first pixel
-        rank[np.argsort(self.first_leaf[regions])] = np.arange(regions.size)
-        by_start = np.argsort(self.start[regions])
+        starts = np.sort(self.start[regions])
+        # leaves are numbered by first pixel, so a region's first pixel is its
+        # smallest leaf's
+        smallest = np.minimum.reduceat(self.leaf_in_order, starts)
+        rank = np.empty(starts.size, dtype=np.intp)
+        rank[np.argsort(smallest)] = np.arange(starts.size)
         labels = np.empty(self.n_leaves, dtype=np.intp)
-        labels[self.leaf_at] = np.repeat(rank[by_start], self.size[regions[by_start]])
+        labels[self.leaf_in_order] = np.repeat(rank, np.diff(np.r_[starts, self.n_leaves]))
         return labels
 
 
@@ -427,7 +428,17 @@ def _watershed_leaves(boundary, mask):
     if mask is not None:
         # above every value inside, so each part of the mask holds a minimum of its own
         relief = np.where(mask, boundary, 2.0)
-    markers, _ = ndi.label(local_minima(relief, connectivity=1))
+    markers, n_markers = ndi.label(local_minima(relief, connectivity=1))
+    # a part that is flat all over has no minimum by skimage's definition: its
+    # first pixel seeds it
+    parts, n_parts = ndi.label(np.ones(boundary.shape, bool) if mask is None else mask)
+    seeded = np.zeros(n_parts + 1, dtype=bool)
+    seeded[parts[markers > 0]] = True
+    seeded[0] = True
+    if not seeded.all():
+        flat_parts, first = np.unique(parts.ravel(), return_index=True)
+        unseeded = first[~seeded[flat_parts]]
+        markers.flat[unseeded] = n_markers + 1 + np.arange(unseeded.size)
     basins = watershed(boundary, markers, connectivity=1, mask=mask)
     return canonical_labels(basins - 1)
 
@@ -595,6 +606,10 @@ def _split_chains(points, chain_starts, chain_ends, *, tolerance=SEGMENT_TOLERAN
 
 # ---------------------------------------------------------------- agglomeration
 
+#: Batched rounds stop, and the heap takes over, once a round merges fewer than
+#: this fraction of the remaining arcs (a round costs a few passes over all arcs).
+_MIN_ROUND_FRACTION = 1 / 64
+
 
 def _agglomerate(n_leaves, arc_a, arc_b, total, length):
     """Greedy merging by mean arc strength (the UCM of gPb-owt-ucm).
@@ -610,7 +625,8 @@ def _agglomerate(n_leaves, arc_a, arc_b, total, length):
     Returns
     -------
     merges : (n_merges, 2) ndarray of int
-        Node ids merged at each step (scipy's linkage convention).
+        Node ids merged at each step, in order of height (scipy's linkage
+        convention: step ``k`` creates node ``n_leaves + k``).
     heights : (n_merges,) ndarray of float
         Non-decreasing merge heights.
     arc_height : (n_arcs,) ndarray of float
@@ -618,74 +634,186 @@ def _agglomerate(n_leaves, arc_a, arc_b, total, length):
 
     Notes
     -----
-    Regions keep the id of the one that had more neighbours and absorb the
-    other's arcs (small into large), so each arc is moved ``O(log n)`` times.
-    The heap holds stale entries, skipped when popped.
+    The mean-boundary linkage is *reducible*: the arc from ``A + B`` to ``C``
+    is a length-weighted mean of the arcs from ``A`` and from ``B``, so it is
+    never weaker than the weaker of them. Hence two regions that are each
+    other's weakest arc (reciprocal nearest neighbours) merge at that arc's
+    strength in the greedy sequence whatever else merges first, and all such
+    pairs can be merged at once, as in the nearest-neighbour-chain algorithm
+    of hierarchical clustering. Vectorised rounds of these merges do the bulk;
+    a heap does the tail, where rounds merge few pairs. Sorting the merges by
+    height then gives the greedy sequence exactly when arc strengths are
+    distinct (ties are broken deterministically, not necessarily as a plain
+    heap would).
     """
-    n_arcs = arc_a.size
-    total = total.tolist()
-    length = length.tolist()
-    weight = [t / n for t, n in zip(total, length, strict=True)]
-    end_a, end_b = arc_a.tolist(), arc_b.tolist()
-    neighbours = [{} for _ in range(n_leaves)]
-    for arc, (a, b) in enumerate(zip(end_a, end_b, strict=True)):
-        neighbours[a][b] = arc
-        neighbours[b][a] = arc
-    alive = [True] * n_arcs
-    absorbed_into = list(range(n_arcs))
-    merged_at = [0] * n_arcs
-    node = list(range(n_leaves))
-    merges, heights = [], []
-    heap = list(zip(weight, range(n_arcs), strict=True))
-    heapq.heapify(heap)
-    height = 0.0
-    pop, push = heapq.heappop, heapq.heappush
-    while heap:
-        w, arc = pop(heap)
-        if not alive[arc] or w != weight[arc]:
-            continue
-        keep, gone = end_a[arc], end_b[arc]
-        if len(neighbours[keep]) < len(neighbours[gone]):
-            keep, gone = gone, keep
-        if w > height:
-            height = w
-        step = len(heights)
-        heights.append(height)
-        a, b = node[keep], node[gone]
-        merges.append((a, b) if a < b else (b, a))
-        node[keep] = n_leaves + step
-        alive[arc] = False
-        merged_at[arc] = step
-        kept = neighbours[keep]
-        del kept[gone]
-        for other, moved in neighbours[gone].items():
-            if other == keep:
-                continue
-            theirs = neighbours[other]
-            del theirs[gone]
-            common = kept.get(other)
-            if common is None:
-                kept[other] = moved
-                theirs[keep] = moved
-                if end_a[moved] == gone:
-                    end_a[moved] = keep
+    state = _Merging(n_leaves, arc_a, arc_b, total, length)
+    while state.n_arcs and state.merge_reciprocal_pairs():
+        pass
+    if state.n_arcs:
+        state.merge_by_heap()
+    return state.result()
+
+
+class _Merging:
+    """The region graph during agglomeration, and the merges made so far.
+
+    Regions are numbered ``0 .. n_regions - 1`` afresh after every round;
+    ``node`` holds each region's node id in the merge tree. Every original
+    leaf arc knows the current arc it belongs to (``arc_of_leaf_arc``, -1 once
+    merged) and the step at which its two leaves joined.
+    """
+
+    def __init__(self, n_leaves, arc_a, arc_b, total, length):
+        self.n_leaves = n_leaves
+        self.a, self.b = arc_a.astype(np.intp), arc_b.astype(np.intp)
+        self.total, self.length = total.astype(np.float64), length.astype(np.float64)
+        self.node = np.arange(n_leaves)
+        self.children, self.heights = [], []
+        self.arc_of_leaf_arc = np.arange(arc_a.size)
+        self.leaf_arc_step = np.full(arc_a.size, -1, dtype=np.intp)
+
+    @property
+    def n_arcs(self):
+        return self.a.size
+
+    def merge_reciprocal_pairs(self):
+        """One round: merge every pair of regions joined by both ones' weakest arc.
+
+        Returns False, merging nothing, when too few pairs would merge.
+        """
+        weight = self.total / self.length
+        n_arcs, n_regions = self.a.size, self.node.size
+        rank = np.empty(n_arcs, dtype=np.intp)
+        rank[np.lexsort((np.arange(n_arcs), weight))] = np.arange(n_arcs)
+        weakest = np.full(n_regions, n_arcs, dtype=np.intp)
+        np.minimum.at(weakest, self.a, rank)
+        np.minimum.at(weakest, self.b, rank)
+        merged = (weakest[self.a] == rank) & (weakest[self.b] == rank)
+        picked = np.flatnonzero(merged)
+        if picked.size < _MIN_ROUND_FRACTION * n_arcs:
+            return False
+        # the merged arcs form a matching: region b joins region a
+        first_step = len(self.heights)
+        self._record(self.node[self.a[picked]], self.node[self.b[picked]], weight[picked])
+        step_of_arc = np.full(n_arcs, -1, dtype=np.intp)
+        step_of_arc[picked] = first_step + np.arange(picked.size)
+        survivor = np.ones(n_regions, dtype=bool)
+        survivor[self.b[picked]] = False
+        new_id = np.cumsum(survivor) - 1
+        target = np.arange(n_regions)
+        target[self.b[picked]] = self.a[picked]
+        relabel = new_id[target]
+        node = self.node[survivor]
+        node[new_id[self.a[picked]]] = self.n_leaves + first_step + np.arange(picked.size)
+        self.node = node
+        kept = ~merged
+        a, b = relabel[self.a[kept]], relabel[self.b[kept]]
+        low, high = np.minimum(a, b), np.maximum(a, b)
+        keys, inverse = np.unique(low * node.size + high, return_inverse=True)
+        inverse = inverse.ravel()
+        self.total = np.bincount(inverse, weights=self.total[kept], minlength=keys.size)
+        self.length = np.bincount(inverse, weights=self.length[kept], minlength=keys.size)
+        self.a, self.b = keys // node.size, keys % node.size
+        new_arc = np.full(n_arcs, -1, dtype=np.intp)
+        new_arc[kept] = inverse
+        self._follow_arcs(step_of_arc, new_arc)
+        return True
+
+    def merge_by_heap(self):
+        """Merge the remaining regions one at a time, weakest arc first."""
+        n_arcs = self.a.size
+        total, length = self.total.tolist(), self.length.tolist()
+        weight = [t / n for t, n in zip(total, length, strict=True)]
+        end_a, end_b = self.a.tolist(), self.b.tolist()
+        neighbours = [{} for _ in range(self.node.size)]
+        for arc, (a, b) in enumerate(zip(end_a, end_b, strict=True)):
+            neighbours[a][b] = arc
+            neighbours[b][a] = arc
+        alive = [True] * n_arcs
+        absorbed_into = list(range(n_arcs))
+        step_of_arc = [0] * n_arcs
+        node = self.node.tolist()
+        children, heights = self.children, self.heights
+        heap = list(zip(weight, range(n_arcs), strict=True))
+        heapq.heapify(heap)
+        pop, push = heapq.heappop, heapq.heappush
+        while heap:
+            w, arc = pop(heap)
+            if not alive[arc] or w != weight[arc]:
+                continue  # merged, or an outdated entry
+            keep, gone = end_a[arc], end_b[arc]
+            # the region with fewer neighbours is folded into the other
+            if len(neighbours[keep]) < len(neighbours[gone]):
+                keep, gone = gone, keep
+            step = len(heights)
+            heights.append(w)
+            children.append((node[keep], node[gone]))
+            node[keep] = self.n_leaves + step
+            alive[arc] = False
+            step_of_arc[arc] = step
+            kept = neighbours[keep]
+            del kept[gone]
+            for other, moved in neighbours[gone].items():
+                if other == keep:
+                    continue
+                theirs = neighbours[other]
+                del theirs[gone]
+                common = kept.get(other)
+                if common is None:
+                    kept[other] = moved
+                    theirs[keep] = moved
+                    if end_a[moved] == gone:
+                        end_a[moved] = keep
+                    else:
+                        end_b[moved] = keep
                 else:
-                    end_b[moved] = keep
-            else:
-                total[common] += total[moved]
-                length[common] += length[moved]
-                alive[moved] = False
-                absorbed_into[moved] = common
-                weight[common] = new = total[common] / length[common]
-                push(heap, (new, common))
-        neighbours[gone] = None
-    # every arc ends inside an arc that was merged; find it by pointer jumping
-    root = np.asarray(absorbed_into, dtype=np.intp)
-    while True:
-        jumped = root[root]
-        if np.array_equal(jumped, root):
-            break
-        root = jumped
-    heights = np.asarray(heights, dtype=np.float64)
-    arc_height = heights[np.asarray(merged_at, dtype=np.intp)[root]] if n_arcs else heights
-    return np.asarray(merges, dtype=np.intp).reshape(-1, 2), heights, arc_height
+                    total[common] += total[moved]
+                    length[common] += length[moved]
+                    alive[moved] = False
+                    absorbed_into[moved] = common
+                    weight[common] = new = total[common] / length[common]
+                    push(heap, (new, common))
+            neighbours[gone] = None
+        # every arc ends inside an arc that was merged; find it by pointer jumping
+        root = np.asarray(absorbed_into, dtype=np.intp)
+        while not np.array_equal(root[root], root):
+            root = root[root]
+        self._follow_arcs(np.asarray(step_of_arc, dtype=np.intp)[root],
+                          np.full(n_arcs, -1, dtype=np.intp))
+        self.a = self.b = np.empty(0, dtype=np.intp)
+
+    def _record(self, node_a, node_b, heights):
+        self.children.extend(zip(node_a.tolist(), node_b.tolist(), strict=True))
+        self.heights.extend(heights.tolist())
+
+    def _follow_arcs(self, step_of_arc, new_arc):
+        """Give the leaf arcs of merged arcs their step; move the others along."""
+        live = np.flatnonzero(self.arc_of_leaf_arc >= 0)
+        current = self.arc_of_leaf_arc[live]
+        step = step_of_arc[current]
+        done = step >= 0
+        self.leaf_arc_step[live[done]] = step[done]
+        self.arc_of_leaf_arc[live] = np.where(done, -1, new_arc[current])
+
+    def result(self):
+        """Merges sorted by height, renumbered, and the height of every leaf arc."""
+        n_leaves = self.n_leaves
+        children = np.asarray(self.children, dtype=np.intp).reshape(-1, 2)
+        heights = np.asarray(self.heights, dtype=np.float64)
+        # a merge is never below its children's: reducibility guarantees it up to
+        # rounding, and the sort below needs it exactly
+        below = np.where(children >= n_leaves, children - n_leaves, -1)
+        padded = np.r_[heights, 0.0]  # index -1: a leaf, height 0
+        while True:
+            raised = np.maximum(heights, padded[below].max(axis=1))
+            if np.array_equal(raised, heights):
+                break
+            heights = raised
+            padded = np.r_[heights, 0.0]
+        order = np.argsort(heights, kind="stable")
+        new_step = np.empty(order.size, dtype=np.intp)
+        new_step[order] = np.arange(order.size)
+        renumber = np.r_[np.arange(n_leaves), n_leaves + new_step]
+        merges = np.sort(renumber[children[order]], axis=1)
+        heights = heights[order]
+        return merges, heights, heights[new_step[self.leaf_arc_step]]
