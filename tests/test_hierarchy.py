@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import ndimage as ndi
 
-from specseg import canonical_labels
+from specseg import _hierarchy, canonical_labels
 from specseg._hierarchy import Hierarchy, ultrametric_hierarchy
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True)
@@ -195,8 +195,11 @@ def test_cut_by_count_gives_that_many_segments_and_matches_thresholds():
     assert np.array_equal(h.cut(n_segments=h.n_leaves), h.leaves)
 
 
+# batched rounds only, the heap only, and both (a round must merge a tenth of the arcs)
+@pytest.mark.parametrize("round_fraction", [0.0, 0.1, 2.0])
 @pytest.mark.parametrize("seed", range(4))
-def test_fast_merging_equals_the_slow_reference(seed):
+def test_fast_merging_equals_the_slow_reference(seed, round_fraction, monkeypatch):
+    monkeypatch.setattr(_hierarchy, "_MIN_ROUND_FRACTION", round_fraction)
     rng = np.random.default_rng(seed)
     boundary = ndi.gaussian_filter(rng.random((18, 22)), 1.0)
     boundary = (boundary - boundary.min()) / np.ptp(boundary)
@@ -378,10 +381,12 @@ def boundary_maps(draw):
 
 
 @SETTINGS
-@given(boundary_maps(), st.lists(st.floats(0, 1), max_size=4))
-def test_cuts_are_nested_canonical_connected_and_match_the_ucm(scene, extra):
+@given(boundary_maps(), st.lists(st.floats(0, 1), max_size=4), st.sampled_from([0.0, 2.0]))
+def test_cuts_are_nested_canonical_connected_and_match_the_ucm(scene, extra, round_fraction):
     boundary, mask = scene
-    h = ultrametric_hierarchy(boundary, mask=mask)
+    with pytest.MonkeyPatch.context() as patch:  # batched rounds only, or the heap only
+        patch.setattr(_hierarchy, "_MIN_ROUND_FRACTION", round_fraction)
+        h = ultrametric_hierarchy(boundary, mask=mask)
     inside = np.ones(boundary.shape, bool) if mask is None else mask
     assert np.array_equal(h.leaves < 0, ~inside)
     assert h.n_roots == ndi.label(inside)[1]

@@ -608,7 +608,7 @@ def _split_chains(points, chain_starts, chain_ends, *, tolerance=SEGMENT_TOLERAN
 
 #: Batched rounds stop, and the heap takes over, once a round merges fewer than
 #: this fraction of the remaining arcs (a round costs a few passes over all arcs).
-_MIN_ROUND_FRACTION = 1 / 64
+_MIN_ROUND_FRACTION = 1 / 128
 
 
 def _agglomerate(n_leaves, arc_a, arc_b, total, length):
@@ -654,6 +654,18 @@ def _agglomerate(n_leaves, arc_a, arc_b, total, length):
     return state.result()
 
 
+def _weakest_arcs(a, b, weight, n_regions):
+    """Each region's weakest arc; among equal weights, the first arc."""
+    least = np.full(n_regions, np.inf)
+    np.minimum.at(least, a, weight)
+    np.minimum.at(least, b, weight)
+    first = np.full(n_regions, weight.size, dtype=np.intp)
+    for ends in (a, b):
+        ties = np.flatnonzero(weight == least[ends])
+        np.minimum.at(first, ends[ties], ties)
+    return first
+
+
 class _Merging:
     """The region graph during agglomeration, and the merges made so far.
 
@@ -683,12 +695,9 @@ class _Merging:
         """
         weight = self.total / self.length
         n_arcs, n_regions = self.a.size, self.node.size
-        rank = np.empty(n_arcs, dtype=np.intp)
-        rank[np.lexsort((np.arange(n_arcs), weight))] = np.arange(n_arcs)
-        weakest = np.full(n_regions, n_arcs, dtype=np.intp)
-        np.minimum.at(weakest, self.a, rank)
-        np.minimum.at(weakest, self.b, rank)
-        merged = (weakest[self.a] == rank) & (weakest[self.b] == rank)
+        weakest = _weakest_arcs(self.a, self.b, weight, n_regions)
+        arcs = np.arange(n_arcs)
+        merged = (weakest[self.a] == arcs) & (weakest[self.b] == arcs)
         picked = np.flatnonzero(merged)
         if picked.size < _MIN_ROUND_FRACTION * n_arcs:
             return False
