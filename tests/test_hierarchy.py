@@ -265,6 +265,7 @@ def test_mask_pixels_are_minus_one_and_regions_do_not_cross_it():
     mask[:, 28:32] = False  # cuts stripe 1 in two
     mask[:5, :5] = False
     h = ultrametric_hierarchy(boundary, mask=mask)
+    assert mask.flags.writeable  # the caller's mask is left as it was
     assert h.n_roots == 2
     for t in (0.0, 0.2, 0.5, 1.0):
         labels = h.cut(threshold=t)

@@ -75,7 +75,8 @@ class Hierarchy:
 
     def __init__(self, leaves, merges, heights, pair_heights, mask):
         self.shape = tuple(leaves.shape)
-        self.mask = _read_only(mask) if mask is not None else None
+        # a copy: check_mask hands back the caller's boolean array itself
+        self.mask = _read_only(mask.copy()) if mask is not None else None
         self.leaves = _read_only(leaves)
         self.n_leaves = int(leaves.max()) + 1
         self.merges = _read_only(np.asarray(merges, dtype=np.intp).reshape(-1, 2))
