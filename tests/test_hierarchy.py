@@ -346,6 +346,17 @@ def test_owt_orientation_convention_on_a_diagonal(bin_, expected):
     assert h.heights[0] == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("shape", [(1, 6), (6, 1), (5, 5)])
+def test_owt_on_tiny_maps(shape):
+    boundary = np.zeros(shape)
+    flat = ultrametric_hierarchy(boundary, orientation=np.zeros((4,) + shape))
+    assert flat.n_leaves == 1
+    boundary.flat[shape[0] * shape[1] // 2] = 0.5  # two or more leaves, short arcs
+    energy = np.repeat(boundary[np.newaxis], 4, axis=0)
+    h = ultrametric_hierarchy(boundary, orientation=energy)
+    np.testing.assert_allclose(h.heights, ultrametric_hierarchy(boundary).heights)
+
+
 def test_owt_keeps_arcs_that_cross_a_strong_ridge_weak():
     # without orientation, arcs between leaves of one stripe pick up the ridge
     # they run into; with it they read the bin across the ridge, which is weak
@@ -420,6 +431,24 @@ def test_every_count_from_roots_to_leaves_is_a_nested_level(scene):
         if previous is not None:
             assert_nested(previous, labels)
         previous = labels
+
+
+@SETTINGS
+@given(boundary_maps(), st.integers(1, 8), st.integers(0, 2**16))
+def test_owt_on_any_leaf_geometry(scene, n_orient, seed):
+    # chains with loops, checkerboard corners, one-edgel arcs, masks
+    boundary, mask = scene
+    energy = np.random.default_rng(seed).random((n_orient,) + boundary.shape)
+    h = ultrametric_hierarchy(boundary, orientation=energy, mask=mask)
+    assert np.all(np.diff(h.heights) >= 0)
+    assert np.all((h.heights >= 0) & (h.heights <= 1))
+    for t in np.r_[0.0, h.thresholds, 1.0]:
+        assert np.array_equal(h.ucm > t, segment_boundaries(h.cut(threshold=t)))
+    # every bin the same map: the orientation of a piece no longer matters
+    same = ultrametric_hierarchy(boundary, orientation=np.repeat(boundary[np.newaxis],
+                                                                 n_orient, axis=0), mask=mask)
+    plain = ultrametric_hierarchy(boundary, mask=mask)
+    np.testing.assert_allclose(same.heights, plain.heights, atol=1e-12)
 
 
 def test_the_same_map_gives_the_same_hierarchy():

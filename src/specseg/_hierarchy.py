@@ -24,8 +24,9 @@ direction ``(d_row, d_col) = (cos theta_o, sin theta_o)`` with
 ``theta_o = o * pi / n_orient``: ``o = 0`` for vertical boundaries (a
 left/right step), ``theta = pi / 2`` for horizontal ones (a top/bottom step)
 and ``theta = pi / 4`` for boundaries drawn like ``\\`` on the screen. This is
-the binning of gPb-owt-ucm (Arbeláez et al.), where ``theta`` is the
-direction of the gradient measured counter-clockwise with the row axis up.
+the binning of gPb-owt-ucm (Arbeláez et al.): there ``theta`` is read as the
+direction of the gradient across the boundary, counter-clockwise from the
+column axis with the y axis pointing up (rows reversed) -- the same angles.
 """
 
 from __future__ import annotations
@@ -287,7 +288,11 @@ def ultrametric_hierarchy(boundary, *, orientation=None, mask=None):
     1. *Leaves.* Watershed of ``boundary`` from its regional minima
        (4-connectivity, no watershed lines). An edgel (pair of neighbouring
        pixels in different leaves) has strength ``max(b[p], b[q])``: the
-       crest of a boundary lies on one of its two sides.
+       crest of a boundary lies on one of its two sides. Without
+       orientation, an arc between two leaves on the same side of a strong
+       boundary also counts the edgels where it meets that boundary, between
+       two of its crest pixels; small leaves walled in by a strong boundary
+       (in its corners) can so merge as late as about half its strength.
     2. *Oriented watershed transform* (with ``orientation``). The edgels of
        each arc are chained in order and the chain is split recursively at
        the edgel farthest from its chord until no edgel is more than
@@ -304,9 +309,10 @@ def ultrametric_hierarchy(boundary, *, orientation=None, mask=None):
        ultrametric. Heights keep the scale of ``boundary`` (no per-image
        normalisation), so one threshold means the same on every image.
 
-    This is exact greedy mean-boundary merging (the UCM of gPb-owt-ucm); ties
-    between arcs of equal strength go to the arc found first in raster order
-    of its leaves.
+    The result is the greedy mean-boundary merging of gPb-owt-ucm's UCM,
+    exactly when arc strengths are distinct (computed in batches that the
+    greedy order provably agrees with; see ``_agglomerate``); arcs of equal
+    strength are ordered deterministically.
 
     References
     ----------
@@ -342,12 +348,10 @@ def ultrametric_hierarchy(boundary, *, orientation=None, mask=None):
     leaves = _watershed_leaves(boundary, mask)
     n_leaves = int(leaves.max()) + 1
     first, second, axis = _boundary_pairs(leaves)
+    arc_a, arc_b, arc_of_pair = _leaf_arcs(leaves.flat[first], leaves.flat[second], n_leaves)
     if orientation is None:
         strength = np.maximum(boundary.flat[first], boundary.flat[second])
     else:
-        strength = None
-    arc_a, arc_b, arc_of_pair = _leaf_arcs(leaves.flat[first], leaves.flat[second], n_leaves)
-    if orientation is not None:
         strength = _oriented_strength(orientation, boundary.shape, first, second, axis,
                                       arc_of_pair)
     n_arcs = arc_a.size
@@ -497,6 +501,8 @@ def _oriented_strength(orientation, shape, first, second, axis, arc_of_pair):
     piece's orientation bin on both of its pixels.
     """
     n_orient = orientation.shape[0]
+    if not first.size:  # a single leaf
+        return np.zeros(0)
     cols = shape[1]
     row, col = np.divmod(first, cols)
     along_rows = axis == 0
