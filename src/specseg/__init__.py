@@ -14,8 +14,10 @@ from importlib.metadata import PackageNotFoundError, version
 from . import datasets, io, metrics, plot  # io and plot import matplotlib/PIL lazily
 from ._assign import assign_labels
 from ._clustering import canonical_labels, spectral_clustering
+from ._contours import contours
 from ._embedding import SpectralWarning, spectral_embedding
 from ._graph import Graph, pixel_graph
+from ._hierarchy import Hierarchy, hierarchy
 from ._memory import estimate_memory
 from ._refine import refine_ncut
 from ._regions import region_graph
@@ -29,12 +31,15 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "Graph",
+    "Hierarchy",
     "SpectralWarning",
     "assign_labels",
     "boundary_f1",
     "canonical_labels",
+    "contours",
     "datasets",
     "estimate_memory",
+    "hierarchy",
     "io",
     "metrics",
     "ncut_value",

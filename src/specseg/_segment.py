@@ -24,12 +24,15 @@ from ._validation import (
 __all__ = ["segment"]
 
 
-MODES = ("auto", "pixels", "regions")
+MODES = ("auto", "pixels", "regions", "contours")
 
 #: "auto" uses the region graph for unmasked images with at least this many pixels.
 AUTO_REGIONS_MIN_PIXELS = 48 * 48
 #: ``n_segments="auto"`` considers at most this many segments.
 AUTO_MAX_SEGMENTS = 16
+#: ``n_segments="auto"`` in the "contours" mode cuts the hierarchy here (the
+#: threshold of best covering over the BSDS500 train split, docs/bsds.md).
+AUTO_THRESHOLD = 0.25
 
 
 def segment(
@@ -52,6 +55,7 @@ def segment(
     return_info=False,
     check_memory=True,
     max_memory=None,
+    threshold=None,
 ):
     """Segment a 2-D or 3-D image by the normalized cut of its pixel or region graph.
 
@@ -63,10 +67,14 @@ def segment(
         Number of segments, or "auto" to choose it from the largest gap between
         consecutive eigenvalues of the normalized Laplacian (at most
         ``AUTO_MAX_SEGMENTS``).
-    mode : {"auto", "pixels", "regions"}, optional
+    mode : {"auto", "pixels", "regions", "contours"}, optional
         "pixels" cuts the graph of neighbouring pixels (:func:`pixel_graph`);
         "regions" cuts a graph of superpixels (:func:`region_graph`), which is
-        much better and faster on whole frames. "auto" picks "pixels" when a
+        much better and faster on whole frames. "contours" (2-D only) cuts the
+        hierarchy of :func:`hierarchy`, built from learned boundary cues and
+        their spectral globalization: the mode for photographs; with
+        ``n_segments="auto"`` it cuts at ``threshold`` (default
+        ``AUTO_THRESHOLD``). "auto" picks "pixels" when a
         mask is given or the image has fewer than ``AUTO_REGIONS_MIN_PIXELS``
         pixels, and "regions" otherwise.
     mask : (M, N[, P]) array_like of bool, optional
@@ -102,7 +110,10 @@ def segment(
         ``n_segments`` (the number used, chosen when "auto"), ``solver``,
         ``eigenvalues``, ``residuals`` (eigen-residual norms), ``ncut``,
         ``n_nodes``, ``n_components`` (connected components of the graph) and
-        ``timings`` (seconds per stage).
+        ``timings`` (seconds per stage). The "contours" mode gives ``mode``,
+        ``n_segments``, ``threshold`` (None for a cut by number), ``n_nodes``
+        (leaf regions), ``n_components``, ``hierarchy`` (the
+        :class:`Hierarchy`, to cut again) and ``timings``.
     check_memory : bool, optional
         Before anything large is allocated, compare :func:`estimate_memory` with
         the memory available and raise :class:`MemoryError` if the job would not
@@ -110,6 +121,9 @@ def segment(
     max_memory : int, optional
         Bytes the job may use, in place of the available memory reported by the
         operating system (for a shared machine, or for tests).
+    threshold : float in [0, 1], optional
+        "contours" mode with ``n_segments="auto"`` only: the level of the
+        hierarchy to cut at (higher gives fewer, larger segments).
 
     Returns
     -------
@@ -159,6 +173,14 @@ def segment(
     rng = check_random_state(random_state)
     if mode == "auto":
         mode = _auto_mode(image, mask, channel_axis)
+    if threshold is not None and mode != "contours":
+        raise ValueError(
+            f"threshold= cuts the contour hierarchy; it needs mode='contours', not {mode!r}."
+        )
+    if mode == "contours":
+        return _segment_contours(image, n_segments, mask=mask, channel_axis=channel_axis,
+                                 threshold=threshold, rng=rng, progress=progress,
+                                 return_info=return_info)
     if check_memory:  # from the shape alone: before the image is converted to float64
         _check_memory(image, n_segments, max_memory=max_memory, mask=mask, mode=mode,
                       channel_axis=channel_axis, connectivity=connectivity, solver=solver,
@@ -213,6 +235,50 @@ def segment(
         "n_components": result.n_components,
         "ncut": _ncut(graph.affinity, node_labels),  # graphs we built need no validation
         "timings": dict(stages.timings),
+    }
+    return labels, info
+
+
+def _segment_contours(image, n_segments, *, mask, channel_axis, threshold, rng, progress,
+                      return_info):
+    """The "contours" mode: one level of the photograph hierarchy."""
+    from ._hierarchy import hierarchy
+
+    if threshold is not None and n_segments not in (None, "auto"):
+        raise ValueError(
+            f"threshold={threshold} and n_segments={n_segments} both choose the level; pass "
+            "n_segments='auto' with a threshold, e.g. "
+            "segment(image, 'auto', mode='contours', threshold=0.3)."
+        )
+    stages = _StageClock(progress)
+    with stages("hierarchy"):
+        h, timings = hierarchy(image, mask=mask, channel_axis=channel_axis, random_state=rng,
+                               return_info=True)
+    with stages("cut"):
+        if n_segments == "auto" or n_segments is None:
+            cut_at = AUTO_THRESHOLD if threshold is None else threshold
+            labels = h.cut(threshold=cut_at)
+        else:
+            n_segments = check_n_segments(n_segments, h.n_leaves)
+            if n_segments < h.n_roots:
+                raise ValueError(
+                    f"n_segments={n_segments} is fewer than the {h.n_roots} separate parts "
+                    "of the mask, which never merge; ask for at least that many."
+                )
+            labels = h.cut(n_segments=n_segments)
+            cut_at = None
+    if not return_info:
+        return labels
+    stage_times = dict(stages.timings)
+    stage_times.update({k: v for k, v in timings.items() if k != "n_leaves"})
+    info = {
+        "mode": "contours",
+        "n_segments": int(labels.max()) + 1,
+        "threshold": cut_at,
+        "n_nodes": h.n_leaves,
+        "n_components": h.n_roots,
+        "hierarchy": h,
+        "timings": stage_times,
     }
     return labels, info
 

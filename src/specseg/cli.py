@@ -161,6 +161,13 @@ still processed), 2 usage error. Each failure is one line on stderr.
 @click.option("--mode", type=click.Choice(MODES), default="auto", show_default=True,
               help="Graph over 'pixels' or superpixel 'regions'; 'auto' uses regions for "
                    "whole frames and pixels with a mask or for small images.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Cut the contour hierarchy at this level (0..1; higher gives fewer "
+                   "segments); implies --mode contours and -k auto.  [default with -k auto "
+                   "in contours mode: 0.25]")
+@click.option("--ucm", type=click.Path(dir_okay=False),
+              help="16-bit PNG/TIFF of the ultrametric contour map (contour strength "
+                   "x 65535; implies --mode contours; 2-D only).")
 @click.option("--beta", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Sharpness of the intensity similarity kernel.  [default: 1 for pixels, "
                    "4 for regions]")
@@ -181,14 +188,31 @@ still processed), 2 usage error. Each failure is one line on stderr.
 @click.option("--debug", is_flag=True, help="Print a traceback for each failure.")
 @click.pass_context
 def segment(ctx, inputs, n_segments, output, out_dir, fmt, overlay, figure, report, mask_path,
-            alpha_mask, channel_axis, mode, beta, solver, assign, seed, max_pixels, overwrite,
-            quiet, verbose, debug):
+            alpha_mask, channel_axis, mode, threshold, ucm, beta, solver, assign, seed,
+            max_pixels, overwrite, quiet, verbose, debug):
+    if threshold is not None or ucm is not None:
+        if mode not in ("auto", "contours"):
+            raise click.UsageError(
+                f"--threshold and --ucm use the contour hierarchy; drop --mode {mode} "
+                "or pass --mode contours."
+            )
+        mode = "contours"
+    if threshold is not None:
+        source = ctx.get_parameter_source("n_segments")
+        if source is click.core.ParameterSource.DEFAULT:
+            n_segments = "auto"
+        elif n_segments != "auto":
+            raise click.UsageError(
+                f"-k {n_segments} and --threshold {threshold} both choose the level; "
+                "give one of them."
+            )
     plans = _plan_outputs(inputs, output=output, out_dir=out_dir, fmt=fmt, overlay=overlay,
-                          figure=figure, report=report, mask_path=mask_path)
+                          figure=figure, report=report, mask_path=mask_path, ucm=ucm)
     mask = _read_mask(mask_path, max_pixels) if mask_path is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    options = dict(n_segments=n_segments, channel_axis=channel_axis, mode=mode, beta=beta,
+    options = dict(n_segments=n_segments, channel_axis=channel_axis, mode=mode,
+                   threshold=threshold, beta=beta,
                    solver=solver,
                    assign=assign, seed=seed, max_pixels=max_pixels, overwrite=overwrite,
                    quiet=quiet, verbose=verbose, alpha_mask=alpha_mask, mask=mask,
@@ -223,7 +247,8 @@ def _error_line(path, exc):
     return f"{path}: {text}"
 
 
-def _plan_outputs(inputs, *, output, out_dir, fmt, overlay, figure, report, mask_path):
+def _plan_outputs(inputs, *, output, out_dir, fmt, overlay, figure, report, mask_path,
+                  ucm=None):
     """Work out every output path up front; refuse impossible combinations (exit 2)."""
     from .io import label_format
 
@@ -244,12 +269,13 @@ def _plan_outputs(inputs, *, output, out_dir, fmt, overlay, figure, report, mask
             raise click.BadParameter(
                 f"{output}: unknown label format {output.suffix!r}; use .tif, .tiff, .png "
                 "or .npy.", param_hint="'-o' / '--output'") from None
-    if output is None and out_dir is None and not (overlay or figure or report):
+    if output is None and out_dir is None and not (overlay or figure or report or ucm):
         raise click.UsageError(
             "nothing to write: give -o/--output FILE (one input) or --out-dir DIR, "
             "and/or --overlay, --figure, --report."
         )
-    for name, template in (("--overlay", overlay), ("--figure", figure), ("--report", report)):
+    for name, template in (("--overlay", overlay), ("--figure", figure), ("--report", report),
+                           ("--ucm", ucm)):
         if template and several and "{stem}" not in template:
             raise click.UsageError(
                 f"{name} {template!r} would be the same file for all {len(inputs)} inputs; "
@@ -263,7 +289,8 @@ def _plan_outputs(inputs, *, output, out_dir, fmt, overlay, figure, report, mask
             outputs["labels"] = output
         elif out_dir is not None:
             outputs["labels"] = out_dir / f"{stem}.labels.{fmt or 'tif'}"
-        for kind, template in (("overlay", overlay), ("figure", figure), ("report", report)):
+        for kind, template in (("overlay", overlay), ("figure", figure), ("report", report),
+                               ("ucm", ucm)):
             if template:
                 outputs[kind] = Path(template.replace("{stem}", stem))
         if path in plans:
@@ -312,8 +339,9 @@ def _read_mask(mask_path, max_pixels):
     return mask != 0
 
 
-def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, beta, solver, assign,
-                 seed, max_pixels, overwrite, quiet, verbose, alpha_mask, mask, mask_path):
+def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, threshold, beta,
+                 solver, assign, seed, max_pixels, overwrite, quiet, verbose, alpha_mask, mask,
+                 mask_path):
     import numpy as np
 
     from ._segment import segment
@@ -351,14 +379,16 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, beta, 
         warnings.simplefilter("always")
         labels, info = segment(image, n_segments, mask=region, channel_axis=found_axis,
                                mode=mode, beta=beta, solver=solver, assign=assign,
-                               random_state=seed, progress=progress, return_info=True)
+                               random_state=seed, progress=progress, return_info=True,
+                               threshold=threshold)
     for warning in caught:
         text = " ".join(str(warning.message).split())
         click.echo(f"specseg: warning: {path}: {text}", err=True)
     seconds.update(info["timings"])
 
     start = time.perf_counter()
-    _write_outputs(outputs, image, labels, overwrite=overwrite)
+    _write_outputs(outputs, image, labels, overwrite=overwrite,
+                   hierarchy=info.get("hierarchy"))
     seconds["write"] = time.perf_counter() - start
     seconds["total"] = sum(seconds.values())
     if "report" in outputs:
@@ -369,6 +399,8 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, beta, 
         written = ", ".join(str(out) for out in outputs.values())
         n_pixels = labels.size if region is None else int(np.count_nonzero(region))
         nodes = "" if info["mode"] == "pixels" else f" ({info['n_nodes']} regions)"
+        if info.get("threshold") is not None:
+            nodes += f" at threshold {info['threshold']:g}"
         click.echo(f"{path}: {info['n_segments']} segments of {n_pixels} pixels{nodes} in "
                    f"{seconds['total']:.2f} s -> {written}")
     if verbose:
@@ -413,13 +445,15 @@ def _middle_slice(image, labels):
     return np.asarray(image), labels
 
 
-def _write_outputs(outputs, image, labels, *, overwrite):
+def _write_outputs(outputs, image, labels, *, overwrite, hierarchy=None):
     import numpy as np
 
     from .io import atomic_output, write_labels
 
     if "labels" in outputs:
         write_labels(outputs["labels"], labels, overwrite=overwrite)
+    if "ucm" in outputs:
+        _write_ucm(outputs["ucm"], hierarchy, overwrite=overwrite)
     if "overlay" in outputs or "figure" in outputs:
         picture, picture_labels = _middle_slice(image, labels)
     if "overlay" in outputs:
@@ -445,6 +479,30 @@ def _write_outputs(outputs, image, labels, *, overwrite):
                 fig.savefig(tmp, dpi=100, format="png")
         finally:
             plt.close(fig)
+
+
+def _write_ucm(path, hierarchy, *, overwrite):
+    """The ultrametric contour map as a 16-bit image (strength x 65535)."""
+    import numpy as np
+
+    from .io import atomic_output
+
+    if hierarchy is None:  # pragma: no cover - the command forces the contours mode
+        raise ValueError("--ucm needs the contours mode")
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".tif", ".tiff"):
+        raise ValueError(f"--ucm {path}: write the contour map as .png, .tif or .tiff")
+    ucm = np.round(np.clip(hierarchy.ucm, 0, 1) * 65535).astype(np.uint16)
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        if suffix == ".png":
+            from PIL import Image
+
+            Image.fromarray(ucm).save(tmp, format="PNG")
+        else:
+            import tifffile
+
+            tifffile.imwrite(tmp, ucm)
 
 
 def _write_report(outputs, path, image, channel_axis, labels, info, seconds, *, mask_path,
@@ -474,12 +532,13 @@ def _write_report(outputs, path, image, channel_axis, labels, info, seconds, *, 
         "n_segments": info["n_segments"],
         "n_nodes": info["n_nodes"],
         "n_components": info["n_components"],
-        "solver": info["solver"],
-        "assign": info["assign"],
+        "solver": info.get("solver"),
+        "assign": info.get("assign"),
+        "threshold": info.get("threshold"),
         "beta": beta,
         "seed": seed,
-        "ncut": float(info["ncut"]),
-        "eigenvalues": [float(v) for v in info["eigenvalues"]],
+        "ncut": float(info["ncut"]) if "ncut" in info else None,
+        "eigenvalues": [float(v) for v in info.get("eigenvalues", [])],
         "seconds": {name: round(value, 6) for name, value in seconds.items()},
         "outputs": {kind: str(out) for kind, out in outputs.items() if kind != "report"},
         "label_values": "0 outside the mask, segments 1..k",

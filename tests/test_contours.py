@@ -1,0 +1,158 @@
+"""Boundary cues, spectral globalization and the photograph hierarchy."""
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+import specseg
+from specseg import _features
+from specseg._contours import boundary_map, oriented
+from specseg._globalization import intervening_contour_graph, spectral_boundaries
+from specseg.metrics import adjusted_rand_score
+
+
+def _quadrants(size=64, noise=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    truth = np.zeros((size, size), dtype=int)
+    truth[: size // 2, size // 2 :] = 1
+    truth[size // 2 :, : size // 2] = 2
+    truth[size // 2 :, size // 2 :] = 3
+    levels = np.array([0.1, 0.4, 0.7, 0.95])
+    image = levels[truth] + noise * rng.standard_normal(truth.shape)
+    return image, truth
+
+
+def test_soft_bins_sum_to_one_and_interpolate():
+    channel = np.array([[0.0, 25.0, 50.0, 100.0, -5.0, 130.0]], dtype=np.float32)
+    bins = _features.soft_bins(channel, 0.0, 100.0, 5)
+    np.testing.assert_allclose(bins.sum(axis=0), 1.0, atol=1e-6)
+    np.testing.assert_allclose(bins[:, 0, 2], [0, 0, 1, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(bins[:, 0, 4], [1, 0, 0, 0, 0], atol=1e-6)  # clipped
+
+
+def test_upsample_is_linear_between_block_centres():
+    coarse = np.arange(6, dtype=np.float32).reshape(2, 3)
+    fine = _features._upsample(coarse, 2, (4, 6))
+    np.testing.assert_allclose(fine[0], [0, 0.25, 0.75, 1.25, 1.75, 2])
+    np.testing.assert_allclose(fine[:, 0], [0, 0.75, 2.25, 3])
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_histogram_tensor_angle_points_across_a_step(axis):
+    image = np.zeros((40, 40), dtype=np.float32)
+    if axis == 1:
+        image[:, 20:] = 1.0  # vertical boundary: the gradient runs along the columns
+    else:
+        image[20:, :] = 1.0
+    bins = _features.soft_bins(image, 0.0, 1.0, 4)
+    tensor = _features.histogram_tensor(bins, 2.0)
+    strength = _features.tensor_strength(*tensor)
+    angle = _features.tensor_angle(*tensor)
+    peak = (20, 19) if axis == 1 else (19, 20)
+    assert strength[peak] > 10 * strength[5, 5] + 1e-6
+    expected = 0.0 if axis == 1 else np.pi / 2
+    assert abs(angle[peak] - expected) < 1e-3
+
+
+def test_histogram_tensor_does_not_depend_on_threads(monkeypatch):
+    rng = np.random.default_rng(1)
+    bins = _features.soft_bins(rng.random((30, 30)).astype(np.float32), 0.0, 1.0, 9)
+    monkeypatch.setenv("SPECSEG_NUM_THREADS", "1")
+    one = _features.histogram_tensor(bins, 1.5)
+    monkeypatch.setenv("SPECSEG_NUM_THREADS", "2")
+    two = _features.histogram_tensor(bins, 1.5)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_contours_peak_on_the_boundary_and_lie_in_unit_range():
+    image, _ = _quadrants()
+    strength = specseg.contours(image)
+    assert strength.shape == image.shape and strength.dtype == np.float32
+    assert 0.0 <= strength.min() and strength.max() <= 1.0
+    on_boundary = strength[10:22, 31:33].mean()
+    inside = strength[5:20, 5:20].mean()
+    assert on_boundary > 3 * inside
+
+
+def test_contours_colour_and_scale_invariance():
+    image, _ = _quadrants(48)
+    rgb = np.stack([image, 1 - image, 0.5 * image], axis=-1).clip(0, 1)
+    a = specseg.contours(rgb, channel_axis=-1, globalization=False)
+    b = specseg.contours(rgb * 255.0, channel_axis=-1, globalization=False)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    assert a.shape == image.shape
+
+
+def test_contours_refuse_volumes_with_a_pointer_to_regions():
+    with pytest.raises(ValueError, match="mode='regions'"):
+        specseg.contours(np.zeros((8, 8, 8)))
+
+
+def test_oriented_strength_peaks_at_the_boundary_direction():
+    strength = np.ones((2, 2), dtype=np.float32)
+    angle = np.zeros((2, 2))  # gradient along columns: a vertical boundary, bin 0
+    stack = oriented(strength, angle, n_orient=8)
+    assert stack.shape == (8, 2, 2)
+    assert stack[0, 0, 0] == pytest.approx(1.0)
+    assert stack[4, 0, 0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_intervening_contour_graph_cuts_across_a_ridge():
+    boundary = np.zeros((6, 6))
+    boundary[:, 3] = 1.0
+    W = intervening_contour_graph(boundary, radius=2.0, rho=0.1)
+    assert sparse.issparse(W) and (abs(W - W.T) > 0).nnz == 0
+    assert W.diagonal().sum() == 0
+    index = np.arange(36).reshape(6, 6)
+    assert W[index[2, 0], index[2, 2]] == pytest.approx(1.0)
+    assert W[index[2, 2], index[2, 4]] == pytest.approx(np.exp(-10.0))
+    # every neighbour within the radius is linked, each pair once
+    assert W[index[2, 2], index[4, 2]] > 0 and W[index[2, 2], index[4, 4]] == 0
+
+
+def test_spectral_boundaries_mark_the_separating_contour():
+    boundary = np.zeros((40, 40), dtype=np.float32)
+    boundary[:, 19:21] = 0.6
+    spectral = spectral_boundaries(boundary, n_vectors=3, random_state=0)
+    assert spectral[:, 17:23].mean() > 5 * spectral[:, :10].mean()
+
+
+def test_hierarchy_recovers_the_quadrants_and_nests():
+    image, truth = _quadrants()
+    h, info = specseg.hierarchy(image, return_info=True, random_state=0)
+    assert {"local", "spectral", "hierarchy", "total", "n_leaves"} <= set(info)
+    labels = h.cut(n_segments=4)
+    assert adjusted_rand_score(truth, labels) > 0.95
+    counts = []
+    previous = None
+    for t in np.linspace(0.0, 1.0, 21):
+        current = h.cut(threshold=t)
+        counts.append(current.max() + 1)
+        if previous is not None:  # every coarser segment is a union of finer ones
+            pairs = np.unique(np.stack([previous.ravel(), current.ravel()]), axis=1)
+            assert len(np.unique(pairs[0])) == pairs.shape[1]
+        previous = current
+    assert all(a >= b for a, b in zip(counts, counts[1:], strict=False))
+    assert "n_leaves" in repr(h)
+
+
+def test_hierarchy_mask_and_determinism():
+    image, _ = _quadrants(48)
+    mask = np.ones(image.shape, dtype=bool)
+    mask[:, :6] = False
+    a = specseg.hierarchy(image, mask=mask, random_state=3)
+    b = specseg.hierarchy(image, mask=mask, random_state=3)
+    la = a.cut(threshold=0.3)
+    np.testing.assert_array_equal(la, b.cut(threshold=0.3))
+    assert (la[:, :6] == -1).all() and (la[:, 6:] >= 0).all()
+    np.testing.assert_array_equal(a.ucm, b.ucm)
+
+
+def test_boundary_map_timings_and_range():
+    image, _ = _quadrants(32)
+    timings = {}
+    strength, angle = boundary_map(image[..., None], random_state=0, timings=timings)
+    assert set(timings) == {"local", "spectral"}
+    assert strength.shape == angle.shape == image.shape
+    assert 0 <= strength.min() and strength.max() <= 1
