@@ -63,7 +63,7 @@ from specseg.metrics import _codes, _contingency, _GroundTruths
 THRESHOLDS = np.linspace(0.01, 0.99, 99)
 FELZENSZWALB_SCALES = np.geomspace(50, 5000, 11)
 SPECSEG_KS = (2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 32)
-SLIC_NCUT_THRESHOLDS = (0.001, 0.01, 0.03, 0.1, 0.2, 0.3)
+SLIC_NCUT_THRESHOLDS = (1e-5, 1e-4, 1e-3)  # about 10, 20 and 40 segments
 METHODS = (
     "gpb-owt-ucm",
     "felzenszwalb",
@@ -533,8 +533,13 @@ def main(argv=None):
     for name in names:
         kind, fn, thresholds, needs_image, label = _method(name, args.root, args.split)
         start = time.perf_counter()
+
+        def progress(done, total, name=name):
+            if done % 10 == 0 or done == total:
+                print(f"{name}: {done}/{total} images", file=sys.stderr, flush=True)
+
         row, _ = _run(kind, fn, args.root, args.split, thresholds=thresholds, jobs=args.jobs,
-                      needs_image=needs_image, ids=ids)
+                      needs_image=needs_image, ids=ids, progress=progress)
         row["method"] = name
         rows.append((label, row))
         if args.json:
