@@ -4,7 +4,8 @@ from scipy import sparse
 from sklearn.metrics import adjusted_rand_score
 
 from specseg import pixel_graph, region_graph, segment, spectral_clustering
-from specseg._regions import RegionStatistics, image_features
+from specseg._features import image_features
+from specseg._regions import RegionStatistics
 from specseg.datasets import hue_regions, shapes
 
 

@@ -203,7 +203,7 @@ def pixel_graph(
     colour_space : {"input", "lab", "auto"}, optional
         "input" compares the channels as given; "lab" (and "auto" for
         3-channel images) converts RGB to CIELAB first (see
-        :func:`specseg._regions.image_features`), which compares colours as
+        :func:`specseg._features.image_features`), which compares colours as
         people see them and separates hues of equal brightness. "lab" needs 3
         channels.
     scale : {"rms", "median"}, optional
@@ -265,7 +265,7 @@ def pixel_graph(
             raise ValueError(f"spacing must be positive and finite, got {spacing}.")
     n_nodes = int(np.prod(shape)) if mask is None else int(mask.sum())
     if colour_space == "lab" or (colour_space == "auto" and image.shape[-1] == 3):
-        from ._regions import image_features
+        from ._features import image_features
 
         image = image_features(image, colour_space="lab")
     h = min(spacing)

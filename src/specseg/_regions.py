@@ -55,6 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ._features import image_features
 from ._graph import Graph, _symmetric_csr
 from ._validation import check_image, check_mask, check_option, check_positive_float
 
@@ -71,38 +72,6 @@ DEFAULT_REGIONS = {2: 400, 3: 1000}
 MIN_REGION_PIXELS = 40
 #: Gaussian smoothing (pixels) of the features compared when snapping boundaries.
 SNAP_SIGMA = 0.5
-
-
-def image_features(image, *, colour_space="auto"):
-    """Scale-free features of a validated ``(..., C)`` image, channels last.
-
-    Colour (``C == 3`` and ``colour_space`` "auto" or "lab"): the image is
-    divided by its maximum (so uint8, float and scaled copies agree), converted
-    to CIELAB and divided by 100. Otherwise every channel is shifted and scaled
-    so that its 1st and 99th percentiles map to 0 and 1 (a constant channel
-    maps to 0).
-    """
-    n_channels = image.shape[-1]
-    if colour_space == "lab" and n_channels != 3:
-        raise ValueError(
-            f"colour_space='lab' needs a 3-channel (RGB) image, got {n_channels} channels."
-        )
-    if n_channels == 3 and colour_space in ("auto", "lab"):
-        from skimage.color import rgb2lab
-
-        low = image.min()
-        top = image.max()
-        rgb = image - min(low, 0.0)
-        span = top - min(low, 0.0)
-        rgb = rgb / span if span > 0 else rgb
-        return rgb2lab(rgb) / 100.0
-    flat = image.reshape(-1, n_channels)
-    low, high = np.percentile(flat, [1, 99], axis=0)
-    span = high - low
-    flat_span = flat.max(axis=0) - flat.min(axis=0)
-    span = np.where(span > 0, span, flat_span)
-    span = np.where(span > 0, span, 1.0)
-    return (image - low) / span
 
 
 @dataclass

@@ -11,9 +11,10 @@ from ._allocator import prefaulted, reuse_freed_memory
 from ._assign import ASSIGN_METHODS
 from ._clustering import _cluster, canonical_labels
 from ._embedding import SOLVERS, _touched_bytes
+from ._features import image_features
 from ._graph import pixel_graph
 from ._memory import check_memory as _check_memory
-from ._regions import COLOUR_SPACES, image_features, region_graph, snap_boundaries
+from ._regions import COLOUR_SPACES, region_graph, snap_boundaries
 from ._validation import (
     check_image,
     check_n_segments,
