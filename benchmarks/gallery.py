@@ -79,6 +79,31 @@ def photo_figure(name, image, n_segments, channel_axis):
     _save(fig, f"{name}.png")
 
 
+#: The photographs of the hierarchy figure and the thresholds shown for each.
+HIERARCHY_PHOTOS = ("camera", "astronaut", "coffee", "chelsea", "coins")
+HIERARCHY_THRESHOLDS = (0.15, 0.25, 0.4)
+
+
+def hierarchy_figure(name):
+    """A photograph's contour map and its hierarchy cut at three thresholds."""
+    image = getattr(data, name)()
+    channel_axis = -1 if image.ndim == 3 else None
+    start = time.perf_counter()
+    h = specseg.hierarchy(image, channel_axis=channel_axis)
+    elapsed = time.perf_counter() - start
+    fig, axes = plt.subplots(1, 2 + len(HIERARCHY_THRESHOLDS), figsize=(3.0 * 5, 3.2))
+    axes[0].imshow(image, cmap=None if channel_axis is not None else "gray")
+    axes[0].set_title(f"{name} {image.shape[1]} x {image.shape[0]}", fontsize=9)
+    axes[1].imshow(h.ucm, cmap="gray_r", vmin=0, vmax=max(float(h.ucm.max()), 1e-6))
+    axes[1].set_title(f"contour map (UCM), {elapsed:.1f} s", fontsize=9)
+    for ax in axes[:2]:
+        ax.set_axis_off()
+    for ax, t in zip(axes[2:], HIERARCHY_THRESHOLDS, strict=True):
+        labels = h.cut(threshold=t)
+        _panel(ax, image, labels, f"threshold {t}: {labels.max() + 1} segments")
+    _save(fig, f"hierarchy-{name}.png")
+
+
 def volume_figure():
     volume, truth = balls(64, n_balls=4, noise=0.1, random_state=0)
     labels, info = specseg.segment(volume, 5, return_info=True)
@@ -100,8 +125,15 @@ def main():
     photo_figure("coins", data.coins(), 8, None)
     photo_figure("astronaut", data.astronaut(), 8, -1)
     volume_figure()
+    for name in HIERARCHY_PHOTOS:
+        hierarchy_figure(name)
     return 0
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--hierarchy"]:
+        OUT.mkdir(parents=True, exist_ok=True)
+        for photo in HIERARCHY_PHOTOS:
+            hierarchy_figure(photo)
+        sys.exit(0)
     sys.exit(main())

@@ -121,7 +121,7 @@ def test_spectral_boundaries_mark_the_separating_contour():
 def test_hierarchy_recovers_the_quadrants_and_nests():
     image, truth = _quadrants()
     h, info = specseg.hierarchy(image, return_info=True, random_state=0)
-    assert {"local", "spectral", "hierarchy", "total", "n_leaves"} <= set(info)
+    assert {"local", "spectral", "ucm", "total", "n_leaves"} <= set(info)
     labels = h.cut(n_segments=4)
     assert adjusted_rand_score(truth, labels) > 0.95
     counts = []
@@ -156,3 +156,65 @@ def test_boundary_map_timings_and_range():
     assert set(timings) == {"local", "spectral"}
     assert strength.shape == angle.shape == image.shape
     assert 0 <= strength.min() and strength.max() <= 1
+
+
+def test_segment_contours_mode_by_number_and_by_threshold():
+    image, truth = _quadrants()
+    labels, info = specseg.segment(image, 4, mode="contours", return_info=True)
+    assert info["mode"] == "contours" and info["n_segments"] == 4
+    assert {"local", "spectral", "ucm", "hierarchy", "cut"} <= set(info["timings"])
+    assert adjusted_rand_score(truth, labels) > 0.95
+    h = info["hierarchy"]
+    coarse = specseg.segment(image, "auto", mode="contours", threshold=0.9)
+    np.testing.assert_array_equal(coarse, h.cut(threshold=0.9))
+    fine = specseg.segment(image, "auto", mode="contours", threshold=0.05)
+    assert fine.max() >= coarse.max()
+
+
+def test_segment_threshold_errors():
+    image, _ = _quadrants(32)
+    with pytest.raises(ValueError, match="mode='contours'"):
+        specseg.segment(image, "auto", mode="regions", threshold=0.3)
+    with pytest.raises(ValueError, match="both choose the level"):
+        specseg.segment(image, 3, mode="contours", threshold=0.3)
+    with pytest.raises(ValueError, match="must lie in"):
+        specseg.segment(image, "auto", mode="contours", threshold=1.5)
+
+
+def test_segment_contours_on_blocks_of_a_large_frame(monkeypatch):
+    from specseg import _segment
+
+    monkeypatch.setattr(_segment, "CONTOURS_MAX_PIXELS", 1200)
+    image, truth = _quadrants(64, noise=0.02)
+    mask = np.ones(image.shape, dtype=bool)
+    mask[:, :5] = False
+    labels, info = specseg.segment(image, 4, mode="contours", mask=mask, return_info=True)
+    assert labels.shape == image.shape and info["timings"]["downsampling"] >= 0
+    assert (labels[:, :5] == -1).all() and (labels[:, 5:] >= 0).all()
+    assert adjusted_rand_score(truth[mask], labels[mask]) > 0.9
+
+
+def test_cli_threshold_and_ucm(tmp_path):
+    import imageio.v3 as iio
+    from click.testing import CliRunner
+
+    from specseg.cli import main
+
+    image, _ = _quadrants(48)
+    path = tmp_path / "quad.png"
+    iio.imwrite(path, (np.clip(image, 0, 1) * 255).astype(np.uint8))
+    out, ucm = tmp_path / "quad.labels.tif", tmp_path / "quad.ucm.png"
+    result = CliRunner().invoke(main, ["segment", str(path), "--threshold", "0.5", "-o", str(out),
+                                       "--ucm", str(ucm)])
+    assert result.exit_code == 0, result.output
+    assert "threshold 0.5" in result.output
+    contour = iio.imread(ucm)
+    assert contour.dtype == np.uint16 and contour.shape == image.shape and contour.max() > 0
+    labels = iio.imread(out)
+    assert labels.min() >= 1
+    refused = CliRunner().invoke(main, ["segment", str(path), "--threshold", "0.5", "-k", "3",
+                                        "-o", str(tmp_path / "x.tif")])
+    assert refused.exit_code == 2 and "both choose the level" in refused.output
+    refused = CliRunner().invoke(main, ["segment", str(path), "--ucm", str(tmp_path / "u.png"),
+                                        "--mode", "regions"])
+    assert refused.exit_code == 2 and "--mode contours" in refused.output

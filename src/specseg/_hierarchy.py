@@ -283,8 +283,9 @@ def hierarchy(image, *, mask=None, channel_axis=None, globalization=True, random
     random_state : None, int or numpy.random.Generator, optional
         Seeds the eigensolver. None means a fixed seed.
     return_info : bool, optional
-        Also return a dict with the seconds of each stage (``"local"``,
-        ``"spectral"``, ``"hierarchy"``, ``"total"``) and ``"n_leaves"``.
+        Also return a dict with the seconds of each stage (``"local"`` cues,
+        ``"spectral"`` globalization, ``"ucm"``: leaves and merging, and
+        ``"total"``) and ``"n_leaves"``.
 
     Returns
     -------
@@ -324,7 +325,7 @@ def hierarchy(image, *, mask=None, channel_axis=None, globalization=True, random
     # height (slivers along every boundary). A light blur leaves one crest.
     strength = ndi.gaussian_filter(strength, LEAF_SMOOTHING)
     result = ultrametric_hierarchy(strength, orientation=oriented(strength, angle), mask=mask)
-    info["hierarchy"] = time.perf_counter() - clock
+    info["ucm"] = time.perf_counter() - clock
     info["total"] = time.perf_counter() - start
     info["n_leaves"] = result.n_leaves
     if return_info:
