@@ -446,7 +446,13 @@ def slic_ncut_scales(image):
 
 def specseg_k_scales(image):
     import specseg
+    from specseg._segment import _auto_mode
 
+    if _auto_mode(image, None, -1) == "contours":
+        # segment(image, k) in the contours mode is the hierarchy's k-level
+        # (tests/test_contours.py): build the hierarchy once, cut it per k.
+        h = specseg.hierarchy(image, channel_axis=-1)
+        return [h.cut(n_segments=min(max(k, h.n_roots), h.n_leaves)) for k in SPECSEG_KS]
     return [specseg.segment(image, k, channel_axis=-1) for k in SPECSEG_KS]
 
 

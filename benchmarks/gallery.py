@@ -61,6 +61,7 @@ def photo_figure(name, image, n_segments, channel_axis):
         ("pixels", dict(mode="pixels")),
         ("regions", dict(mode="regions")),
         ("regions, auto k", dict(mode="regions")),
+        ("contours", dict(mode="contours")),
     ]
     small = image[::2, ::2] if image.shape[0] > 300 else image
     fig, axes = plt.subplots(1, len(runs), figsize=(3.2 * len(runs), 3.4))
