@@ -171,6 +171,10 @@ def _one_line(exc):
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+#: Files too large to read get a pointer to zarr and the distributed path.
+ZARR_HINT_SUFFIXES = (".tif", ".tiff", ".npy")
+
+
 def _check_pixels(path, shape, max_pixels):
     n_pixels = math.prod(int(s) for s in shape)
     if n_pixels > max_pixels:
@@ -178,6 +182,9 @@ def _check_pixels(path, shape, max_pixels):
             f"{path}: image of shape {tuple(int(s) for s in shape)} has {n_pixels} pixels, "
             f"more than the limit of {max_pixels}; raise the limit (--max-pixels / "
             "max_pixels) if you trust this file"
+            + (", or, for a volume larger than memory, convert it to zarr and use the "
+               "distributed path (specseg segment IN.zarr -o OUT.zarr, "
+               "specseg.distributed.segment)" if str(path).endswith(ZARR_HINT_SUFFIXES) else "")
         )
 
 
