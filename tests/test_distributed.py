@@ -140,3 +140,27 @@ def test_estimate_memory_scales_with_the_blocks_not_the_volume():
     assert small["worker"] < 2 * 2**30 and small["supervoxels"] == 4 * 512**3
     with pytest.raises(ValueError, match="2-D or 3-D"):
         distributed.estimate_memory((10,))
+
+
+def test_a_worker_killed_mid_job_changes_nothing(volume, tmp_path):
+    distributed_ = pytest.importorskip("distributed")
+    import os
+    import signal
+
+    from specseg._cli_zarr import write_labels_store
+
+    image, _ = volume
+    expected = distributed.segment(image, 4, chunks=32, random_state=0).compute() + 1
+    out = tmp_path / "labels.zarr"
+    with distributed_.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                   memory_limit="1GiB", dashboard_address=None) as cluster, \
+            distributed_.Client(cluster) as client:
+        labels = distributed.segment(image, 4, chunks=32, random_state=0)
+        # the supervoxels are held on both workers now: kill one (its nanny starts
+        # a new one), so its blocks must be recomputed while the labels are written
+        victim, pid = sorted(client.run(os.getpid).items())[0]
+        os.kill(pid, signal.SIGKILL)
+        write_labels_store(labels, out, n_segments=4, client=client)
+        assert victim not in client.scheduler_info()["workers"]
+    np.testing.assert_array_equal(zarr.open_array(out, mode="r")[...], expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.zarr"]  # no partial store
