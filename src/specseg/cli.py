@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -200,6 +201,8 @@ def segment(ctx, inputs, n_segments, output, out_dir, fmt, overlay, figure, repo
             chunks, scheduler, workers, worker_memory, quiet, verbose, debug):
     from ._cli_zarr import check_options
 
+    if not (verbose or debug):
+        ctx.with_resource(_third_party_silenced())
     if check_options(inputs, output, scheduler=scheduler, workers=workers,
                      worker_memory=worker_memory, chunks=chunks):
         ctx.exit(_segment_zarr(inputs[0], output, n_segments=n_segments, chunks=chunks,
@@ -233,6 +236,32 @@ def segment(ctx, inputs, n_segments, output, out_dir, fmt, overlay, figure, repo
         summary += f", {failed} failed" if failed else ""
         click.echo(summary, err=bool(failed))
     ctx.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+#: Libraries whose log lines (tifffile's "missing data offset tag", ...) show only
+#: with -v/--debug, so that a failure stays one line of ours.
+_QUIET_LOGGERS = ("tifffile", "imagecodecs", "PIL", "distributed", "zarr", "numcodecs")
+
+
+@contextlib.contextmanager
+def _third_party_silenced():
+    """Hide other libraries' log lines and warnings while the command runs.
+
+    specseg's own warnings still print (``_segment_one`` records them).
+    """
+    import logging
+
+    loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _segment_zarr(path, output, *, debug, quiet, **options):
