@@ -1,9 +1,9 @@
 """Blockwise segmentation on a LocalCluster against in-memory ``segment``.
 
-The scene is ``datasets.balls`` made chunk by chunk (so a 512³ volume never
-exists in one process): ``n_balls`` ellipsoids of distinct grey levels over a
-shaded background, Gaussian noise, written as a float32 zarr store with its
-ground truth beside it. Every case then runs in a fresh Python process:
+The scene is the Voronoi volume of the in-memory benchmarks (``_scenes.frame``:
+8 cells of distinct grey levels, here with noise 0.1), made chunk by chunk so
+that a 512³ volume never exists in one process, written as a float32 zarr
+store with its ground truth beside it. Every case then runs in a fresh Python process:
 
 - ``workers=0``: in-memory ``specseg.segment(volume, k)`` (region mode);
 - ``workers=N``: ``specseg.distributed.segment`` on
@@ -38,61 +38,44 @@ import numpy as np
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
-def make_scene(path, size, *, n_balls=7, noise=0.1, shading=0.2, chunk=128, seed=0):
-    """Write ``image`` (float32) and ``truth`` (uint8) zarr arrays of the balls scene."""
+def make_scene(path, size, *, n_regions=8, noise=0.1, chunk=128, seed=0):
+    """Write ``image`` (float32) and ``truth`` (uint8) zarr arrays of a Voronoi volume.
+
+    The scene of ``_scenes.frame`` (the in-memory benchmarks' volume), made
+    chunk by chunk: ``n_regions`` cells around random sites, grey levels spread
+    evenly over [0, 1] in random order, Gaussian noise (seeded per chunk).
+    """
     import dask.array as da
 
     rng = np.random.default_rng(seed)
     shape = (size,) * 3
-    scale = size / (1.6 * n_balls ** (1.0 / 3))
-    balls = _layout(shape, n_balls, rng, min_radius=0.35 * scale, max_radius=0.7 * scale)
-    levels = rng.permutation(np.linspace(0.0, 1.0, n_balls + 1))
-    direction = rng.standard_normal(3)
-    direction /= np.linalg.norm(direction)
+    sites = np.stack([rng.integers(0, size, n_regions) for _ in shape], axis=1)
+    levels = rng.permutation(np.linspace(0.0, 1.0, n_regions))
 
     def truth_block(block_info=None):
         location = block_info[None]["array-location"]
-        grid = np.stack(np.meshgrid(*[np.arange(a, b) for a, b in location], indexing="ij"))
-        truth = np.zeros(grid.shape[1:], dtype=np.uint8)
-        for index, (centre, axes, rotation) in enumerate(balls, start=1):
-            local = np.tensordot(rotation.T, grid - centre[:, None, None, None], 1)
-            truth[((local / axes[:, None, None, None]) ** 2).sum(axis=0) <= 1.0] = index
+        z, y, x = [np.arange(a, b, dtype=np.float32) for a, b in location]
+        best = np.full((z.size, y.size, x.size), np.inf, dtype=np.float32)
+        truth = np.zeros(best.shape, dtype=np.uint8)
+        for index, site in enumerate(sites):
+            d2 = ((z - site[0])[:, None, None] ** 2 + (y - site[1])[None, :, None] ** 2
+                  + (x - site[2])[None, None, :] ** 2)
+            closer = d2 < best
+            best[closer] = d2[closer]
+            truth[closer] = index
         return truth
 
     def image_block(truth, block_info=None):
         location = block_info[None]["array-location"]
-        block_seed = [seed, *[a for a, _ in location]]
-        grid = np.stack(np.meshgrid(*[np.arange(a, b) for a, b in location], indexing="ij"))
-        ramp = np.tensordot(direction, grid / np.array(shape)[:, None, None, None], 1)
-        noise_block = np.random.default_rng(block_seed).standard_normal(truth.shape)
-        image = levels[truth] + shading * (ramp - 0.5) * (truth == 0) + noise * noise_block
-        return image.astype(np.float32)
+        noise_block = np.random.default_rng([seed, *[a for a, _ in location]]).standard_normal(
+            truth.shape, dtype=np.float32)
+        return (levels[truth] + noise * noise_block).astype(np.float32)
 
-    chunks = (chunk,) * 3
-    truth = da.map_blocks(truth_block, dtype=np.uint8, chunks=da.core.normalize_chunks(
-        chunks, shape))
+    chunks = da.core.normalize_chunks((chunk,) * 3, shape)
+    truth = da.map_blocks(truth_block, dtype=np.uint8, chunks=chunks)
     image = da.map_blocks(image_block, truth, dtype=np.float32)
     da.to_zarr(truth, os.path.join(path, "truth.zarr"), overwrite=True)
     da.to_zarr(image, os.path.join(path, "image.zarr"), overwrite=True)
-
-
-def _layout(shape, n_shapes, rng, *, min_radius, max_radius, margin=2):
-    """The placement of ``datasets._layout`` as parameters: (centre, axes, rotation)."""
-    ndim = len(shape)
-    placed, out = [], []
-    for radius in np.sort(rng.uniform(min_radius, max_radius, n_shapes))[::-1]:
-        for _ in range(500):
-            axes = radius * rng.uniform(0.6, 1.0, ndim)
-            axes[0] = radius
-            lo = radius + margin
-            centre = np.array([rng.uniform(lo, s - 1 - lo) for s in shape])
-            if all(np.linalg.norm(centre - c) > radius + r + margin for c, r in placed):
-                break
-            radius *= 0.97
-        placed.append((centre, radius))
-        q, r = np.linalg.qr(rng.standard_normal((ndim, ndim)))
-        out.append((centre, axes, q * np.sign(np.diag(r))))
-    return out
 
 
 def chunked_ari(truth, labels):
@@ -191,6 +174,10 @@ def run_case(scratch, size, workers, *, k, memory, chunks, method):
 
     truth = zarr.open_array(os.path.join(scratch, f"scene-{size}", "truth.zarr"), mode="r")
     result["ari"] = chunked_ari(_dask_of(truth), _dask_of(zarr.open_array(labels, mode="r")))
+    in_memory = os.path.join(scratch, f"labels-{size}-0-slic.zarr")
+    if workers and os.path.exists(in_memory):
+        result["ari_in_memory"] = chunked_ari(_dask_of(zarr.open_array(in_memory, mode="r")),
+                                              _dask_of(zarr.open_array(labels, mode="r")))
     return result
 
 
@@ -247,12 +234,12 @@ def main():
     load = os.getloadavg()[0]
     print(f"load {load:.2f} at start; scratch {scratch}")
     print("| volume | workers | time (s) | peak per worker (GiB) | client peak (GiB) | "
-          "restarts | nodes | ARI vs truth |")
-    print("|---|---|---|---|---|---|---|---|")
+          "restarts | nodes | ARI vs truth | ARI vs in-memory |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         scene = os.path.join(scratch, f"scene-{size}")
         if not os.path.exists(os.path.join(scene, "image.zarr")):
-            make_scene(scene, size, n_balls=args.k - 1)
+            make_scene(scene, size, n_regions=args.k)
         for workers in args.workers:
             r = run_case(scratch, size, workers, k=args.k, memory=args.memory,
                          chunks=args.chunks, method=args.method)
@@ -260,9 +247,10 @@ def main():
                 print(f"| {size}³ | {workers or 'in-memory'} | failed: {r['error']} |")
                 continue
             peak = ", ".join(f"{w / 2**30:.2f}" for w in r["workers"]) or "-"
+            versus = f"{r['ari_in_memory']:.3f}" if "ari_in_memory" in r else "-"
             print(f"| {size}³ | {workers or 'in-memory'} | {r['seconds']:.1f} | {peak} | "
                   f"{r['client'] / 2**30:.2f} | {r.get('restarted', '-')} | "
-                  f"{r.get('n_regions', '-')} | {r['ari']:.3f} |", flush=True)
+                  f"{r.get('n_regions', '-')} | {r['ari']:.3f} | {versus} |", flush=True)
     print(f"load {os.getloadavg()[0]:.2f} at end")
 
 
