@@ -187,6 +187,43 @@ def _dask_of(array):
     return da.from_zarr(array)
 
 
+def partition_cost(side, k=8):
+    """Time and peak memory of partitioning a region-graph-like graph of ``side³`` nodes.
+
+    The global region graph is a 3-D adjacency graph with about 7 edges per
+    node; the 18-neighbour grid graph of a noisy Voronoi volume (9 edges per
+    node) stands in for it at sizes the blockwise runs here cannot reach.
+    Runs in a fresh process; returns seconds and the peak RSS over the RSS
+    after the graph was built.
+    """
+    child = r"""
+import json, resource, sys, time
+import numpy as np
+import specseg
+side, k = int(sys.argv[1]), int(sys.argv[2])
+rng = np.random.default_rng(0)
+sites = rng.integers(0, side, (k, 3))
+grid = np.indices((side,) * 3).reshape(3, -1).T
+truth = np.argmin(((grid[:, None, :] - sites[None]) ** 2).sum(-1), axis=1).reshape((side,) * 3)
+image = np.linspace(0, 1, k)[truth] + 0.1 * rng.standard_normal(truth.shape)
+graph = specseg.pixel_graph(image, connectivity=2)
+del grid, image
+rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+with open("/proc/self/status") as f:
+    base = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmRSS"))
+start = time.perf_counter()
+labels = specseg.spectral_clustering(graph.affinity, k, random_state=0)
+seconds = time.perf_counter() - start
+print(json.dumps({"nodes": graph.n_nodes, "edges": int(graph.affinity.nnz // 2),
+                  "seconds": seconds, "peak": rss() - base,
+                  "ari": specseg.metrics.adjusted_rand_score(truth.ravel(), labels)}))
+"""
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    out = subprocess.run([sys.executable, "-c", child, str(side), str(k)], capture_output=True,
+                         text=True, check=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def allocator_in_a_worker(memory="2GiB"):
     """RSS of a worker after an in-memory ``segment`` with the tuning off (default) and on."""
     from distributed import Client, LocalCluster
@@ -226,7 +263,19 @@ def main():
     parser.add_argument("-k", type=int, default=8)
     parser.add_argument("--scratch")
     parser.add_argument("--allocator", action="store_true")
+    parser.add_argument("--partition", type=int, nargs="*",
+                        help="sides of region-graph-like test graphs (side³ nodes) to "
+                             "partition on the client, e.g. --partition 64 100")
     args = parser.parse_args()
+    if args.partition:
+        print("| nodes | edges | partition (s) | peak over the graph (GiB) | bytes per node |")
+        print("|---|---|---|---|---|")
+        for side in args.partition:
+            r = partition_cost(side, k=args.k)
+            print(f"| {r['nodes']:,} | {r['edges']:,} | {r['seconds']:.1f} | "
+                  f"{r['peak'] / 2**30:.2f} | {r['peak'] / r['nodes']:.0f} |", flush=True)
+        print(f"load {os.getloadavg()[0]:.2f} at end")
+        return
     if args.allocator:
         print(json.dumps(allocator_in_a_worker(args.memory), indent=1))
         return
