@@ -663,7 +663,7 @@ def estimate_memory(shape, *, chunks=None, n_regions=None, n_workers=1, threads_
 #: their smoothing, SLIC's distance and label arrays, the boundary pass).
 TASK_BYTES_PER_VOXEL = 120
 #: A worker process at rest (Python, NumPy, SciPy, scikit-image, dask, distributed).
-BASE_WORKER_BYTES = 250 * 2**20
+BASE_WORKER_BYTES = 200 * 2**20
 #: The client at rest.
 BASE_CLIENT_BYTES = 300 * 2**20
 #: Client bytes per region-graph node: statistics, about 13 edges, the
