@@ -631,8 +631,13 @@ def estimate_memory(shape, *, chunks=None, n_regions=None, n_workers=1, threads_
     -----
     A model of the arrays each stage holds, calibrated on measured peaks
     (``benchmarks/distributed.py``, ``docs/scale-out.md``): a block task holds
-    about ``TASK_BYTES_PER_VOXEL`` bytes per voxel of its block with the halo;
-    a region-graph node costs ``CLIENT_BYTES_PER_NODE`` on the client.
+    about ``TASK_BYTES_PER_VOXEL`` bytes per voxel of its block with the halo
+    (measured: at most 102), and the workers together hold
+    ``HELD_BYTES_PER_VOXEL`` bytes per voxel of the volume; a region-graph node
+    costs ``CLIENT_BYTES_PER_NODE`` on the client. Against the runs of
+    ``docs/scale-out.md``: 0.80 GiB predicted per worker against 0.58 GiB
+    measured (256³, one worker), 1.36 against 1.28 GiB (512³, two workers), and
+    0.33 against 0.23 GiB on the client (512³).
 
     Examples
     --------
@@ -651,21 +656,26 @@ def estimate_memory(shape, *, chunks=None, n_regions=None, n_workers=1, threads_
     halo = [min(n + 2 * (SMOOTH_HALO + 8), s) for n, s in zip(largest, shape, strict=True)]
     task = int(TASK_BYTES_PER_VOXEL * np.prod(halo))
     n_blocks = int(np.prod([len(c) for c in sizes]))
-    held = 4 * n_voxels  # int32 supervoxels, persisted across the workers
+    held = HELD_BYTES_PER_VOXEL * n_voxels  # spread over the workers
     worker = BASE_WORKER_BYTES + threads_per_worker * task + held // max(n_workers, 1) + (
         n_blocks and held // n_blocks)  # a block may land unevenly
     client = BASE_CLIENT_BYTES + CLIENT_BYTES_PER_NODE * n_regions + 64 * n_blocks * 2**10
     return {"worker": int(worker), "client": int(client), "task": task,
-            "supervoxels": held, "n_regions": int(n_regions)}
+            "supervoxels": 4 * n_voxels, "n_regions": int(n_regions)}
 
 
 #: Bytes one block task holds per voxel of its block and halo (float64 features,
 #: their smoothing, SLIC's distance and label arrays, the boundary pass).
 TASK_BYTES_PER_VOXEL = 120
+#: Bytes per voxel held across the workers while a job runs: the int32
+#: supervoxels (4) and blocks waiting for their neighbours' halos (measured on
+#: 512³ with two workers; 256³ with one held less).
+HELD_BYTES_PER_VOXEL = 12
 #: A worker process at rest (Python, NumPy, SciPy, scikit-image, dask, distributed).
 BASE_WORKER_BYTES = 200 * 2**20
 #: The client at rest.
 BASE_CLIENT_BYTES = 300 * 2**20
-#: Client bytes per region-graph node: statistics, about 13 edges, the
-#: affinity matrix, the eigensolver's blocks and the multigrid hierarchy.
-CLIENT_BYTES_PER_NODE = 6000
+#: Client bytes per region-graph node: the gathered statistics (about 250 bytes
+#: at 5.7 edges per node) and the partition (at most 930 bytes per node measured
+#: on 9-edges-per-node graphs of 0.26 to 4.1 million nodes, ``--partition``).
+CLIENT_BYTES_PER_NODE = 1200
