@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+# run as a script, this file's name would shadow the dask.distributed package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 
 def make_scene(path, size, *, n_regions=8, noise=0.1, chunk=128, seed=0):
