@@ -69,6 +69,17 @@ def test_labels_are_numbered_canonically_and_reproduce(volume):
     assert first.flat[0] == 0  # the segment of the first voxel is 0
 
 
+def test_supervoxels_on_disk_give_the_same_labels(volume, tmp_path):
+    image, _ = volume
+    expected = distributed.segment(image, 4, chunks=32, random_state=0).compute()
+    store = tmp_path / "supervoxels.zarr"
+    got = distributed.segment(image, 4, chunks=32, random_state=0, supervoxel_store=store)
+    np.testing.assert_array_equal(got.compute(), expected)
+    assert zarr.open_array(store, mode="r").shape == image.shape
+    with pytest.raises(FileExistsError, match="already exists"):
+        distributed.segment(image, 4, chunks=32, supervoxel_store=store)
+
+
 def test_two_dimensional_image_with_a_mask():
     image, truth = shapes(96, n_shapes=3, noise=0.05, random_state=1)
     mask = np.zeros(image.shape, bool)

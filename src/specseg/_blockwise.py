@@ -275,6 +275,7 @@ def segment(
     assign="cluster_qr",
     refine=True,
     random_state=None,
+    supervoxel_store=None,
     return_info=False,
 ):
     """Segment a volume larger than memory, block by block, on Dask.
@@ -309,6 +310,11 @@ def segment(
         ``solver="auto"`` is "dense" up to ``DENSE_MAX_NODES`` nodes and "amg" above.
     random_state : None, int or numpy.random.Generator, optional
         Seeds the partition. The same value and chunking give the same labels.
+    supervoxel_store : str or path, optional
+        Write the supervoxels to this new zarr store (on storage every worker
+        reaches) instead of holding them in the workers' memory, for volumes
+        larger than the cluster's memory. It must not exist yet; the labels
+        read it until they are computed, then it may be deleted.
     return_info : bool, optional
         Also return a dict: ``n_segments``, ``n_regions`` (nodes of the region
         graph), ``n_edges``, ``n_blocks``, ``chunks``, ``eigenvalues``,
@@ -321,7 +327,8 @@ def segment(
         numbered in raster order of each segment's first voxel before the
         boundary pass. Compute it, or store it (``labels.to_zarr(...)``)
         chunk by chunk. The supervoxels it is computed from are held on the
-        workers (about 4 bytes per voxel) until ``labels`` is dropped.
+        workers (4 bytes per voxel) until ``labels`` is dropped, or read from
+        ``supervoxel_store``.
     info : dict
         Only if ``return_info``.
 
@@ -348,6 +355,10 @@ def segment(
     ):
         raise ValueError(f"n_regions must be a positive integer, got {n_regions!r}.")
     rng = check_random_state(random_state)
+    if supervoxel_store is not None and os.path.exists(supervoxel_store):
+        raise FileExistsError(
+            f"supervoxel_store {os.fspath(supervoxel_store)!r} already exists; pass a new path "
+            "(nothing is overwritten).")
     image, mask = _prepare(array, chunks, mask)
 
     n_inside = image.size if mask is None else int(mask.sum().compute())
@@ -365,7 +376,12 @@ def segment(
     supervoxels = da.map_blocks(
         _block_supervoxels, *blocks, dtype=np.int32,
         voxels_per_region=voxels_per_region, method=superpixel_method, compactness=compactness,
-    ).persist()
+    )
+    if supervoxel_store is None:
+        supervoxels = supervoxels.persist()
+    else:
+        supervoxels.to_zarr(os.fspath(supervoxel_store))
+        supervoxels = da.from_zarr(os.fspath(supervoxel_store))
 
     tasks = _statistics_tasks(features, supervoxels)
     parts = dask.compute(*tasks)
@@ -479,10 +495,8 @@ def _block_statistics(features, labels, core_shape, origin, shape):
     core = tuple(slice(0, n) for n in core_shape)
     block = labels[core]
     n_local = int(block.max()) + 1 if block.size else 0
-    if n_local <= 0:
-        empty = np.zeros((0, 2), dtype=np.int64)
-        return {"n": 0, "stats": None, "first": np.zeros(0, np.int64), "faces": [],
-                "empty": empty}
+    if n_local <= 0:  # the whole block lies outside the mask
+        return {"n": 0, "stats": None, "first": np.zeros(0, np.int64), "faces": []}
     stats = RegionStatistics.from_labels(features[core][..., None], block, n_local)
     # first voxel of each region in raster order: within one block the global
     # raster order is the block's own
