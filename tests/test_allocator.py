@@ -121,3 +121,47 @@ def test_segment_and_clustering_results_do_not_depend_on_prefaulting(monkeypatch
     monkeypatch.setattr(_allocator, "PREFAULT_MIN_BYTES", 2**62)
     without = spectral_clustering(affinity, 3, random_state=0)
     np.testing.assert_array_equal(with_prefault, without)
+
+
+@pytest.fixture
+def recorded_mallopt(monkeypatch):
+    """Replace glibc's mallopt and malloc_trim by recorders (no process-wide change)."""
+    calls = []
+    monkeypatch.setattr(_allocator, "_glibc", lambda: (
+        lambda param, value: calls.append((param, value)) or 1,
+        lambda pad: calls.append(("trim", pad)) or 1,
+    ))
+    return calls
+
+
+def test_exit_restores_the_settings_the_process_started_with(monkeypatch, recorded_mallopt):
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # what Dask's nanny sets
+    monkeypatch.delenv("MALLOC_MMAP_MAX_", raising=False)
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    monkeypatch.delenv(_allocator.ENV_SWITCH, raising=False)
+    with reuse_freed_memory():
+        assert recorded_mallopt == [(_allocator._M_TRIM_THRESHOLD, _allocator._KEEP_BYTES),
+                                    (_allocator._M_MMAP_MAX, 0)]
+    assert recorded_mallopt[2:] == [(_allocator._M_MMAP_MAX, 65536),
+                                    (_allocator._M_TRIM_THRESHOLD, 65536), ("trim", 0)]
+
+
+def test_tuning_is_off_inside_a_dask_worker_unless_asked_for(monkeypatch, recorded_mallopt):
+    monkeypatch.setattr(_allocator, "_dask_worker_memory_limit", lambda: 2 * 2**30)
+    monkeypatch.delenv(_allocator.ENV_SWITCH, raising=False)
+    before = _hugepage_flag()
+    with reuse_freed_memory():
+        assert _hugepage_flag() == before
+    assert recorded_mallopt == []
+    monkeypatch.setenv(_allocator.ENV_SWITCH, "on")
+    with reuse_freed_memory():
+        pass
+    # kept memory is bounded by a quarter of the worker's limit
+    assert recorded_mallopt[0] == (_allocator._M_TRIM_THRESHOLD, 2**29)
+
+
+def test_switch_off_leaves_the_allocator_alone(monkeypatch, recorded_mallopt):
+    monkeypatch.setenv(_allocator.ENV_SWITCH, "off")
+    with reuse_freed_memory():
+        pass
+    assert recorded_mallopt == []

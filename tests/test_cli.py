@@ -409,3 +409,23 @@ def test_auto_k_and_mode_reported(tmp_path, png):
     assert data["mode"] == "pixels" and data["n_segments"] >= 2
     labels = tifffile.imread(out)
     assert labels.max() == data["n_segments"]
+
+
+CORRUPT_TIFF = (b"II*\x00\x08\x00\x00\x00\x01\x00\x00\x01\x03\x00\x01\x00\x00\x00\x04\x00"
+                b"\x00\x00\x00\x00\x00\x00")
+
+
+def test_a_corrupt_tiff_fails_in_one_line_without_library_logs(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "c.tif").write_bytes(CORRUPT_TIFF)
+    command = [sys.executable, "-m", "specseg", "segment", str(tmp_path / "c.tif"), "-o",
+               str(tmp_path / "c.labels.tif")]
+    quiet = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 1
+    errors = [line for line in quiet.stderr.splitlines() if "c.tif" in line]
+    assert len(errors) == 1 and errors[0].startswith("specseg: error:")
+    assert "tifffile" not in quiet.stderr
+    verbose = subprocess.run(command + ["-v"], capture_output=True, text=True, timeout=120)
+    assert "tifffile" in verbose.stderr  # the library's own lines with -v

@@ -485,3 +485,24 @@ def test_write_labels_bad_labels(tmp_path, labels, match):
 def test_write_labels_unknown_extension(tmp_path):
     with pytest.raises(ValueError, match="extension '.jpg'"):
         write_labels(tmp_path / "l.jpg", LABELS)
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_tiff_orientation_tag_is_applied(tmp_path, orientation):
+    image = ramp((6, 10))
+    tifffile.imwrite(tmp_path / "o.tif", image, extratags=[(274, "H", 1, orientation, True)])
+    reference = Image.fromarray(image)
+    exif = reference.getexif()
+    exif[0x0112] = orientation
+    reference.save(tmp_path / "o.png", exif=exif)
+    expected = read_image(tmp_path / "o.png").image  # Pillow's exif_transpose
+    np.testing.assert_array_equal(read_image(tmp_path / "o.tif").image, expected)
+
+
+def test_tiff_orientation_tag_turns_every_page_of_a_volume(tmp_path):
+    volume = ramp((3, 6, 10))
+    tifffile.imwrite(tmp_path / "v.tif", volume, photometric="minisblack",
+                     extratags=[(274, "H", 1, 6, True)])
+    got = read_image(tmp_path / "v.tif").image
+    assert got.shape == (3, 10, 6)
+    np.testing.assert_array_equal(got[1], np.rot90(volume[1], k=-1))

@@ -57,10 +57,20 @@ def test_balls_volume():
 def test_auto_k_on_clean_scenes(seed):
     n_shapes = [2, 3, 4][seed]
     image, truth = shapes(128, n_shapes=n_shapes, noise=0.02, random_state=seed)
-    labels, info = segment(image, "auto", return_info=True)
+    labels, info = segment(image, "auto", mode="regions", return_info=True)
     assert abs(info["n_segments"] - (n_shapes + 1)) <= 1
     assert len(np.unique(labels)) == info["n_segments"]
     assert len(info["eigenvalues"]) == info["n_segments"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_auto_on_clean_scenes_uses_the_contour_hierarchy(seed):
+    n_shapes = [2, 3, 4][seed]
+    image, truth = shapes(128, n_shapes=n_shapes, noise=0.02, random_state=seed)
+    labels, info = segment(image, "auto", return_info=True)
+    assert info["mode"] == "contours" and info["threshold"] is not None
+    assert abs(info["n_segments"] - (n_shapes + 1)) <= 1
+    assert len(np.unique(labels)) == info["n_segments"]
 
 
 def test_auto_k_colour():

@@ -11,7 +11,8 @@ scikit-learn's on any sparse affinity matrix.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import datasets, io, metrics, plot  # io and plot import matplotlib/PIL lazily
+# io and plot import matplotlib/PIL lazily, distributed imports dask only when used
+from . import datasets, distributed, io, metrics, plot
 from ._assign import assign_labels
 from ._clustering import canonical_labels, spectral_clustering
 from ._contours import contours
@@ -38,6 +39,7 @@ __all__ = [
     "canonical_labels",
     "contours",
     "datasets",
+    "distributed",
     "estimate_memory",
     "hierarchy",
     "io",

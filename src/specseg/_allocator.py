@@ -16,16 +16,27 @@ of 1.6 s with the settings below.
   pages that are already mapped;
 - turns off NumPy's huge-page ``madvise`` on new arrays;
 
-and on exit restores glibc's default limits and NumPy's setting and hands the
+and on exit restores the limits that were in force before (glibc's defaults,
+or the values the process was started with through ``MALLOC_TRIM_THRESHOLD_``,
+``MALLOC_MMAP_MAX_`` or ``GLIBC_TUNABLES``) and NumPy's setting, and hands the
 kept memory back to the system (``malloc_trim``). Where the C library is not
 glibc (macOS, musl) only the NumPy setting changes. Results do not depend on
 any of this: only where the memory comes from changes.
+
+Inside a Dask worker the tuning is off by default: the nanny starts workers
+with a low ``MALLOC_TRIM_THRESHOLD_`` and restarts one whose resident memory
+passes its ``memory_limit``, so memory kept for reuse there would count
+against the limit. ``SPECSEG_REUSE_FREED_MEMORY=on`` turns it on in workers
+too (then at most a quarter of the worker's memory limit is kept), ``off``
+turns it off everywhere; the default is ``auto``.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import os
+import sys
 import threading
 from contextlib import contextmanager
 
@@ -41,8 +52,12 @@ _DEFAULT_MMAP_MAX = 65536
 #: While a job runs, free memory at the top of the heap is kept up to this size.
 _KEEP_BYTES = 2**31 - 1
 
+#: Environment variable: "auto" (default; off inside Dask workers), "on" or "off".
+ENV_SWITCH = "SPECSEG_REUSE_FREED_MEMORY"
+
 _lock = threading.Lock()
 _depth = 0
+_active = False
 
 
 @functools.cache
@@ -98,24 +113,106 @@ def reuse_freed_memory():
 _saved_hugepage = None
 
 
+def _dask_worker_memory_limit():
+    """The memory limit (bytes, 0 for none) of the Dask worker running this thread, or None.
+
+    None outside a Dask worker task; ``distributed`` is never imported here.
+    """
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    try:
+        worker = distributed.get_worker()
+    except (ValueError, AttributeError):
+        return None
+    manager = getattr(worker, "memory_manager", None)
+    return int(getattr(manager, "memory_limit", None) or 0)
+
+
+def _keep_bytes():
+    """Freed bytes to keep during a job, or None to leave the allocator alone.
+
+    See the module notes: off in Dask workers unless ``SPECSEG_REUSE_FREED_MEMORY=on``.
+    """
+    switch = os.environ.get(ENV_SWITCH, "auto").strip().lower()
+    if switch in ("off", "0", "false", "no"):
+        return None
+    limit = _dask_worker_memory_limit()
+    if limit is None:
+        return _KEEP_BYTES
+    if switch not in ("on", "1", "true", "yes"):
+        return None
+    return min(_KEEP_BYTES, limit // 4) if limit else _KEEP_BYTES
+
+
+def settings_in_force(environ=None):
+    """``(trim_threshold, mmap_max)`` that glibc runs with when nobody called ``mallopt``.
+
+    glibc reads them once at start-up from ``GLIBC_TUNABLES``
+    (``glibc.malloc.trim_threshold``, ``glibc.malloc.mmap_max``) or the older
+    ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_MMAP_MAX_`` (Dask's nanny sets the
+    former for its workers); glibc offers no call that reads them back.
+
+    Examples
+    --------
+    >>> settings_in_force({})
+    (131072, 65536)
+    >>> settings_in_force({"MALLOC_TRIM_THRESHOLD_": "65536"})
+    (65536, 65536)
+    >>> tunables = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=0x100"
+    >>> settings_in_force({"GLIBC_TUNABLES": tunables})
+    (256, 0)
+    """
+    environ = os.environ if environ is None else environ
+    values = {"trim_threshold": _DEFAULT_TRIM_THRESHOLD, "mmap_max": _DEFAULT_MMAP_MAX}
+    for name, variable in (("trim_threshold", "MALLOC_TRIM_THRESHOLD_"),
+                           ("mmap_max", "MALLOC_MMAP_MAX_")):
+        values[name] = _parse_size(environ.get(variable), values[name])
+    for item in environ.get("GLIBC_TUNABLES", "").split(":"):
+        key, _, value = item.partition("=")
+        name = key.strip().removeprefix("glibc.malloc.")
+        if key.strip().startswith("glibc.malloc.") and name in values:
+            values[name] = _parse_size(value, values[name])
+    return values["trim_threshold"], values["mmap_max"]
+
+
+def _parse_size(text, default):
+    """An integer setting as glibc reads it (decimal, 0x hex), or ``default``."""
+    if text is None:
+        return default
+    try:
+        return int(text.strip(), 0)
+    except ValueError:
+        return default
+
+
 def _enter():
-    global _saved_hugepage
+    global _saved_hugepage, _active
+    keep = _keep_bytes()
+    _active = keep is not None
+    if not _active:
+        return
     _saved_hugepage = _set_numpy_hugepage(False)
     libc = _glibc()
     if libc is not None:
         mallopt, _ = libc
-        mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES)
+        mallopt(_M_TRIM_THRESHOLD, keep)
         mallopt(_M_MMAP_MAX, 0)
 
 
 def _exit():
+    global _active
+    if not _active:
+        return
+    _active = False
     if _saved_hugepage is not None:
         _set_numpy_hugepage(_saved_hugepage)
     libc = _glibc()
     if libc is not None:
         mallopt, malloc_trim = libc
-        mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
-        mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
+        trim_threshold, mmap_max = settings_in_force()
+        mallopt(_M_MMAP_MAX, mmap_max)
+        mallopt(_M_TRIM_THRESHOLD, trim_threshold)
         malloc_trim(0)
 
 
@@ -136,7 +233,7 @@ def prefaulted(n_bytes):
     the block makes from then on reuse those pages instead of faulting in fresh
     ones. Elsewhere, and for small sizes, it does nothing. No result depends on it.
     """
-    if n_bytes < PREFAULT_MIN_BYTES or _depth == 0 or _glibc() is None:
+    if n_bytes < PREFAULT_MIN_BYTES or not _active or _glibc() is None:
         yield
         return
     pieces = [np.empty(_PIECE_BYTES, dtype=np.uint8)

@@ -104,10 +104,13 @@ def estimate_memory(
     mask_fraction : float, optional
         Fraction of pixels inside the mask, for estimates from a shape alone
         (default 1, or the fraction of ``mask`` when it is given).
-    mode : {"pixels", "regions"}, optional
+    mode : {"pixels", "regions", "contours"}, optional
         The mode :func:`segment` runs in (its ``mode="auto"`` resolves to one of
         these). The region mode holds a few per-pixel arrays (the superpixel
-        labels, the image in its feature space) and a small graph.
+        labels, the image in its feature space) and a small graph. The
+        contour mode works on at most ``CONTOURS_MAX_PIXELS`` pixels (a larger
+        frame is averaged over blocks) and holds a few full-size arrays to
+        bring the labels back.
     return_stages : bool, optional
         Also return the peak of each stage ("graph", "embedding",
         "assignment", "refinement"), in bytes, over the memory held before
@@ -155,7 +158,11 @@ def estimate_memory(
             f"got {connectivity!r}."
         )
     fraction = _mask_fraction(mask, mask_fraction, spatial)
-    check_option("mode", mode, ("pixels", "regions"))
+    check_option("mode", mode, ("pixels", "regions", "contours"))
+    if mode == "contours":
+        stages = _contour_stage_peaks(spatial, channels, image_dtype)
+        peak = max(stages.values())
+        return (peak, stages) if return_stages else peak
     if mode == "regions":
         stages = _region_stage_peaks(spatial, channels, image_dtype)
         peak = max(stages.values())
@@ -168,6 +175,23 @@ def estimate_memory(
     if return_stages:
         return peak, stages
     return peak
+
+
+#: Peak bytes per pixel of the contour hierarchy at its working resolution
+#: (0.83 GB measured for 1000 x 1000 colour pixels; rounded up).
+CONTOUR_BYTES_PER_PIXEL = 950
+
+
+def _contour_stage_peaks(spatial, channels, dtype):
+    """Peaks of the "contours" mode: the hierarchy at its working size, then the
+    full-size float64 image, its features and the labels brought back."""
+    from ._segment import CONTOURS_MAX_PIXELS
+
+    n_pixels = int(np.prod(spatial))
+    work = min(n_pixels, CONTOURS_MAX_PIXELS)
+    copy = 0 if np.dtype(dtype) == np.float64 else 8 * channels * n_pixels
+    full = copy + n_pixels * (8 * 3 + 8 * 3) if n_pixels > CONTOURS_MAX_PIXELS else copy
+    return {"hierarchy": copy + CONTOUR_BYTES_PER_PIXEL * work, "boundaries": full}
 
 
 def available_memory():

@@ -207,11 +207,13 @@ def _median_scale(distance):
 
 
 def superpixels(features, *, n_regions, method="slic", compactness=None, mask=None,
-                spacing=None):
+                spacing=None, sigma=1.0):
     """Over-segment a feature image into about ``n_regions`` compact regions.
 
     Returns an int label image, ``0 .. n - 1`` inside the mask and -1 outside,
-    with every region connected.
+    with every region connected. ``sigma`` is the Gaussian smoothing applied
+    first (0 for features smoothed already, as the blockwise path does with a
+    halo so that blocks see the smoothing of the whole volume).
     """
     from skimage import segmentation
 
@@ -223,7 +225,7 @@ def superpixels(features, *, n_regions, method="slic", compactness=None, mask=No
             compactness=0.1 if compactness is None else compactness,
             channel_axis=-1,
             convert2lab=False,
-            sigma=1.0,
+            sigma=sigma,
             spacing=spacing,
             mask=mask,
             start_label=0,
@@ -234,7 +236,8 @@ def superpixels(features, *, n_regions, method="slic", compactness=None, mask=No
         from skimage.filters import sobel
 
         smooth = np.stack(
-            [ndimage.gaussian_filter(features[..., c], 1.0) for c in range(features.shape[-1])],
+            [ndimage.gaussian_filter(features[..., c], sigma) if sigma > 0 else features[..., c]
+             for c in range(features.shape[-1])],
             axis=-1,
         )
         gradient = np.sqrt(sum(sobel(smooth[..., c]) ** 2 for c in range(smooth.shape[-1])))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -112,6 +113,12 @@ channel is dropped, or used as the mask with --alpha-mask. EXIF orientation is
 applied, so labels match the image as displayed.
 
 \b
+A zarr store (IN.zarr, or the first level of an OME-Zarr image) larger than
+memory is segmented block by block on Dask and its labels written chunk by chunk:
+  specseg segment IN.zarr -k 8 -o OUT.zarr --workers 2 --worker-memory 2GiB
+  specseg segment IN.zarr -k 8 -o OUT.zarr --scheduler tcp://host:8786
+
+\b
 Label values on disk: 0 is outside the mask, segments are 1..k, in every
 format (the library's labels are -1 outside and 0..k-1 inside, plus one).
   .tif/.tiff  uint16 (uint32 past 65535 labels); volumes as multi-page TIFF
@@ -134,7 +141,7 @@ still processed), 2 usage error. Each failure is one line on stderr.
                 type=click.Path(dir_okay=True, path_type=Path))
 @click.option("-k", "--segments", "n_segments", type=_Segments(), default=8, show_default=True,
               help="Number of segments, or 'auto' to choose it from the eigengap.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", type=click.Path(path_type=Path),  # a .zarr store is a directory
               help="Label image for a single INPUT; the format follows the extension "
                    "(.tif, .tiff, .png, .npy).")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -164,7 +171,7 @@ still processed), 2 usage error. Each failure is one line on stderr.
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Cut the contour hierarchy at this level (0..1; higher gives fewer "
                    "segments); implies --mode contours and -k auto.  [default with -k auto "
-                   "in contours mode: 0.25]")
+                   "in contours mode: 0.2]")
 @click.option("--ucm", type=click.Path(dir_okay=False),
               help="16-bit PNG/TIFF of the ultrametric contour map (contour strength "
                    "x 65535; implies --mode contours; 2-D only).")
@@ -181,6 +188,15 @@ still processed), 2 usage error. Each failure is one line on stderr.
 @click.option("--max-pixels", type=click.IntRange(min=1), default=2**28, show_default=True,
               help="Refuse images with more pixels, checked before decoding.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--chunks", type=click.IntRange(min=16), default=None,
+              help="Block side for a .zarr input (the distributed path).  [default: the "
+                   "store's chunks, or 128]")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Dask scheduler to run a .zarr input on (e.g. tcp://host:8786).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Start a local Dask cluster of N single-threaded workers for a .zarr input.")
+@click.option("--worker-memory", metavar="SIZE", default=None,
+              help="Memory limit per local worker, e.g. 2GiB (with --workers).")
 @click.option("-q", "--quiet", is_flag=True,
               help="No progress bar and no per-file lines; errors and warnings still print. "
                    "(The progress bar shows only when stderr is a terminal.)")
@@ -189,7 +205,18 @@ still processed), 2 usage error. Each failure is one line on stderr.
 @click.pass_context
 def segment(ctx, inputs, n_segments, output, out_dir, fmt, overlay, figure, report, mask_path,
             alpha_mask, channel_axis, mode, threshold, ucm, beta, solver, assign, seed,
-            max_pixels, overwrite, quiet, verbose, debug):
+            max_pixels, overwrite, chunks, scheduler, workers, worker_memory, quiet, verbose,
+            debug):
+    from ._cli_zarr import check_options
+
+    if not (verbose or debug):
+        ctx.with_resource(_third_party_silenced())
+    if check_options(inputs, output, scheduler=scheduler, workers=workers,
+                     worker_memory=worker_memory, chunks=chunks):
+        ctx.exit(_segment_zarr(inputs[0], output, n_segments=n_segments, chunks=chunks,
+                               scheduler=scheduler, workers=workers, worker_memory=worker_memory,
+                               seed=seed, overwrite=overwrite, quiet=quiet, verbose=verbose,
+                               debug=debug))
     if threshold is not None or ucm is not None:
         if mode not in ("auto", "contours"):
             raise click.UsageError(
@@ -234,6 +261,48 @@ def segment(ctx, inputs, n_segments, output, out_dir, fmt, overlay, figure, repo
         summary += f", {failed} failed" if failed else ""
         click.echo(summary, err=bool(failed))
     ctx.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+#: Libraries whose log lines (tifffile's "missing data offset tag", ...) show only
+#: with -v/--debug, so that a failure stays one line of ours.
+_QUIET_LOGGERS = ("tifffile", "imagecodecs", "PIL", "distributed", "zarr", "numcodecs")
+
+
+@contextlib.contextmanager
+def _third_party_silenced():
+    """Hide other libraries' log lines and warnings while the command runs.
+
+    specseg's own warnings still print (``_segment_one`` records them).
+    """
+    import logging
+
+    loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _segment_zarr(path, output, *, debug, quiet, **options):
+    """The distributed path for one zarr store; returns the exit status."""
+    from ._cli_zarr import segment_store
+
+    try:
+        line = segment_store(path, output, quiet=quiet, **options)
+    except Exception as exc:
+        click.echo(f"specseg: error: {_error_line(path, exc)}", err=True)
+        if debug:
+            traceback.print_exception(exc, file=sys.stderr)
+        return EXIT_FAILED
+    if not quiet:
+        click.echo(line)
+    return EXIT_OK
 
 
 def _error_line(path, exc):

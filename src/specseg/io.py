@@ -11,8 +11,9 @@ Read: PNG, JPEG, BMP (and whatever else Pillow opens: GIF, WebP, ...), TIFF
 - A multi-page TIFF is a 3-D volume ``(pages, rows, columns[, samples])``.
 - A ``.npy`` file is taken as it is: 2-D is grey, 3-D is a volume (pass a
   channel axis to :func:`specseg.segment` yourself for a colour array).
-- 16-bit and float values are kept as they are; EXIF orientation is applied so
-  the array matches the image as displayed.
+- 16-bit and float values are kept as they are (16-bit colour PNGs are decoded
+  by imagecodecs, as Pillow reduces them to 8 bits); EXIF orientation and the
+  TIFF orientation tag are applied so the array matches the image as displayed.
 - The size is checked from the file header *before* any pixel is decoded:
   files with more than ``max_pixels`` pixels raise :class:`ImageTooLargeError`.
 
@@ -171,6 +172,10 @@ def _one_line(exc):
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+#: Files too large to read get a pointer to zarr and the distributed path.
+ZARR_HINT_SUFFIXES = (".tif", ".tiff", ".npy")
+
+
 def _check_pixels(path, shape, max_pixels):
     n_pixels = math.prod(int(s) for s in shape)
     if n_pixels > max_pixels:
@@ -178,6 +183,9 @@ def _check_pixels(path, shape, max_pixels):
             f"{path}: image of shape {tuple(int(s) for s in shape)} has {n_pixels} pixels, "
             f"more than the limit of {max_pixels}; raise the limit (--max-pixels / "
             "max_pixels) if you trust this file"
+            + (", or, for a volume larger than memory, convert it to zarr and use the "
+               "distributed path (specseg segment IN.zarr -o OUT.zarr, "
+               "specseg.distributed.segment)" if str(path).endswith(ZARR_HINT_SUFFIXES) else "")
         )
 
 
@@ -219,6 +227,8 @@ def _read_tiff(path, max_pixels):
         spatial_shape = [s for i, s in enumerate(shape) if i not in channel_axes]
         _check_pixels(path, spatial_shape, max_pixels)
         page = series.keyframe
+        tag = page.tags.get(_TIFF_ORIENTATION)
+        orientation = int(tag.value) if tag is not None else 1
         palette = page.photometric == tifffile.PHOTOMETRIC.PALETTE
         colormap = page.colormap if palette else None
         extrasamples = tuple(page.extrasamples) if page.extrasamples else ()
@@ -237,6 +247,9 @@ def _read_tiff(path, max_pixels):
     image = np.squeeze(image, axis=squeeze) if squeeze else image
     n_channels = image.shape[-1] if channel_axes else 0
     n_spatial = image.ndim - (1 if channel_axes else 0)
+    if orientation != 1 and n_spatial in (2, 3):
+        # the orientation tag applies to every page's rows and columns
+        image = _orient(image, orientation, first_axis=n_spatial - 2)
     if n_spatial not in (2, 3):
         raise ImageReadError(
             f"{path}: TIFF has shape {shape} (axes {axes!r}); specseg reads 2-D images and "
@@ -298,15 +311,18 @@ def _read_pillow(path, max_pixels):
 
 
 _EXIF_ORIENTATION = 0x0112
+#: The TIFF Orientation tag (the same number and values as EXIF's).
+_TIFF_ORIENTATION = 274
 
 
-def _orient(image, orientation):
-    """Apply an EXIF orientation (1-8) to an (M, N[, C]) array, as exif_transpose does."""
+def _orient(image, orientation, first_axis=0):
+    """Apply an EXIF/TIFF orientation (1-8) to the row and column axes ``first_axis``
+    and ``first_axis + 1`` of an array, as Pillow's exif_transpose does."""
     if orientation in (5, 6, 7, 8):
-        image = np.swapaxes(image, 0, 1)  # transpose first, then flip
+        image = np.swapaxes(image, first_axis, first_axis + 1)  # transpose first, then flip
     flips = {2: (1,), 3: (0, 1), 4: (0,), 6: (1,), 7: (0, 1), 8: (0,)}.get(orientation, ())
     for axis in flips:
-        image = np.flip(image, axis=axis)
+        image = np.flip(image, axis=first_axis + axis)
     return np.ascontiguousarray(image)
 
 
@@ -319,61 +335,14 @@ def _is_png16_colour(path):
 
 
 def _read_png16_colour(path):
-    """Decode a non-interlaced 16-bit RGB or RGBA PNG to (M, N, 3|4) uint16."""
-    import struct
-    import zlib
+    """Decode a 16-bit RGB or RGBA PNG to (M, N, 3|4) uint16 with imagecodecs (libpng)."""
+    import imagecodecs
 
-    data = Path(path).read_bytes()
-    width, height = struct.unpack(">II", data[16:24])
-    n_channels = 3 if data[25] == 2 else 4
-    bpp = 2 * n_channels
-    idat, pos = [], 8
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        if kind == b"IDAT":
-            idat.append(data[pos + 8:pos + 8 + length])
-        elif kind == b"IEND":
-            break
-        pos += 12 + length
-    stride = width * bpp
-    raw = zlib.decompress(b"".join(idat))
-    if len(raw) != height * (stride + 1):
-        raise ImageReadError(f"{path}: PNG pixel data is truncated or corrupt")
-    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride + 1)
-    out = np.zeros((height, stride), dtype=np.uint8)
-    previous = np.zeros(stride, dtype=np.uint8)
-    for y in range(height):
-        kind, line = rows[y, 0], rows[y, 1:]
-        if kind == 0:
-            recon = line.copy()
-        elif kind == 1:
-            recon = np.cumsum(line.reshape(width, bpp), axis=0, dtype=np.uint8).ravel()
-        elif kind == 2:
-            recon = line + previous
-        elif kind in (3, 4):
-            recon = _unfilter_sequential(kind, line.tolist(), previous.tolist(), bpp)
-        else:
-            raise ImageReadError(f"{path}: PNG row {y} has unknown filter type {kind}")
-        out[y] = recon
-        previous = out[y]
-    return out.view(">u2").reshape(height, width, n_channels).astype(np.uint16)
-
-
-def _unfilter_sequential(kind, line, previous, bpp):
-    """PNG Average (3) and Paeth (4) filters, which depend on the decoded left byte."""
-    recon = [0] * len(line)
-    for x, value in enumerate(line):
-        left = recon[x - bpp] if x >= bpp else 0
-        up = previous[x]
-        if kind == 3:
-            recon[x] = (value + ((left + up) >> 1)) & 0xFF
-            continue
-        up_left = previous[x - bpp] if x >= bpp else 0
-        p = left + up - up_left
-        pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
-        predictor = left if pa <= pb and pa <= pc else (up if pb <= pc else up_left)
-        recon[x] = (value + predictor) & 0xFF
-    return np.array(recon, dtype=np.uint8)
+    image = imagecodecs.png_decode(Path(path).read_bytes())
+    if image.dtype != np.uint16 or image.ndim != 3 or image.shape[-1] not in (3, 4):
+        raise ImageReadError(f"{path}: PNG decoded to {image.dtype} {image.shape}, "
+                             "not 16-bit colour")
+    return image
 
 
 def _pillow_to_array(im):

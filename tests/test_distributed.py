@@ -1,0 +1,177 @@
+"""Blockwise segmentation on Dask against the in-memory path."""
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+zarr = pytest.importorskip("zarr")
+
+from specseg import distributed, segment  # noqa: E402
+from specseg.datasets import balls, shapes  # noqa: E402
+from specseg.metrics import adjusted_rand_score  # noqa: E402
+
+
+def _ari(a, b):
+    return adjusted_rand_score(np.ravel(a), np.ravel(b))
+
+
+@pytest.fixture(scope="module")
+def volume():
+    return balls(64, n_balls=3, noise=0.1, random_state=0)
+
+
+def _one_ball(size=64, radius=20, noise=0.1, seed=0):
+    """A ball centred on the corner shared by the 8 blocks of side size / 2."""
+    grid = np.indices((size,) * 3) - (size / 2 - 0.5)
+    inside = (grid**2).sum(axis=0) < radius**2
+    rng = np.random.default_rng(seed)
+    return inside + noise * rng.standard_normal(inside.shape), inside
+
+
+def test_blockwise_agrees_with_in_memory_and_truth(volume):
+    image, truth = volume
+    labels = distributed.segment(da.from_array(image, chunks=32), 4, random_state=0)
+    assert isinstance(labels, da.Array) and labels.chunksize == (32, 32, 32)
+    labels = labels.compute()
+    assert labels.dtype == np.int32 and sorted(np.unique(labels)) == [0, 1, 2, 3]
+    in_memory = segment(image, 4, random_state=0)
+    assert _ari(in_memory, labels) >= 0.95
+    assert _ari(truth, labels) >= 0.95
+
+
+def test_a_ball_across_eight_blocks_is_one_segment():
+    from scipy import ndimage
+
+    image, inside = _one_ball()
+    depth_in = ndimage.distance_transform_edt(inside)
+    depth_out = ndimage.distance_transform_edt(~inside)
+    # supervoxel labels, before the boundary pass: the ball's interior is one
+    # segment, the background another, across all eight blocks
+    coarse = distributed.segment(image, 2, chunks=32, refine=False, random_state=0).compute()
+    assert np.unique(coarse[depth_in > 4]).size == 1
+    assert np.unique(coarse[depth_out > 8]).size == 1
+    assert coarse[depth_in > 4][0] != coarse[depth_out > 8][0]
+    # with the boundary pass: no seam where the blocks meet, and the ball is found
+    labels = distributed.segment(image, 2, chunks=32, random_state=0).compute()
+    for axis in range(3):
+        below, above = np.take(labels, 31, axis=axis), np.take(labels, 32, axis=axis)
+        deep = np.take(depth_in, 31, axis=axis) > 2
+        assert (below[deep] == above[deep]).all()
+    assert _ari(inside, labels) >= 0.98
+
+
+def test_labels_are_numbered_canonically_and_reproduce(volume):
+    image, _ = volume
+    first = distributed.segment(image, 4, chunks=32, random_state=3).compute()
+    again = distributed.segment(da.from_array(image, chunks=16), 4, chunks=32,
+                                random_state=3).compute()
+    np.testing.assert_array_equal(first, again)  # same seed and blocks: same labels
+    assert first.flat[0] == 0  # the segment of the first voxel is 0
+
+
+def test_supervoxels_on_disk_give_the_same_labels(volume, tmp_path):
+    image, _ = volume
+    expected = distributed.segment(image, 4, chunks=32, random_state=0).compute()
+    store = tmp_path / "supervoxels.zarr"
+    got = distributed.segment(image, 4, chunks=32, random_state=0, supervoxel_store=store)
+    np.testing.assert_array_equal(got.compute(), expected)
+    assert zarr.open_array(store, mode="r").shape == image.shape
+    with pytest.raises(FileExistsError, match="already exists"):
+        distributed.segment(image, 4, chunks=32, supervoxel_store=store)
+
+
+def test_two_dimensional_image_with_a_mask():
+    image, truth = shapes(96, n_shapes=3, noise=0.05, random_state=1)
+    mask = np.zeros(image.shape, bool)
+    mask[:, :80] = True
+    labels = distributed.segment(image, 4, chunks=48, mask=mask, random_state=0).compute()
+    assert (labels[~mask] == -1).all() and (labels[mask] >= 0).all()
+    assert _ari(truth[mask], labels[mask]) >= 0.9
+
+
+def test_reads_a_zarr_array_a_store_path_and_an_ome_zarr_group(tmp_path, volume):
+    image = volume[0][:32, :48, :48].astype(np.float32)
+    plain = zarr.open_array(tmp_path / "plain.zarr", mode="w", shape=image.shape,
+                            chunks=(16, 16, 16), dtype="float32")
+    plain[...] = image
+    group = zarr.open_group(tmp_path / "ome.zarr", mode="w")
+    group.attrs["multiscales"] = [{"version": "0.4", "datasets": [{"path": "0"}]}]
+    level = group.create_array("0", shape=image.shape, chunks=(16, 16, 16), dtype="float32")
+    level[...] = image
+    expected = distributed.segment(image, 3, chunks=16, random_state=0).compute()
+    for source in (plain, tmp_path / "plain.zarr", str(tmp_path / "ome.zarr")):
+        got = distributed.segment(source, 3, random_state=0)
+        assert got.chunksize == (16, 16, 16)  # the store's chunks are kept
+        np.testing.assert_array_equal(got.compute(), expected)
+
+
+def test_two_worker_local_cluster_gives_the_same_labels(volume, tmp_path):
+    distributed_ = pytest.importorskip("distributed")
+    from specseg import _allocator
+
+    image, _ = volume
+    expected = distributed.segment(image, 4, chunks=32, random_state=0).compute()
+    with distributed_.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                   memory_limit="1GiB", dashboard_address=None) as cluster, \
+            distributed_.Client(cluster) as client:
+        labels = distributed.segment(image, 4, chunks=32, random_state=0)
+        labels.to_zarr(str(tmp_path / "labels.zarr"))
+        # the allocator tuning stays off inside the workers by default
+        assert client.submit(_allocator._keep_bytes, pure=False).result() is None
+    got = zarr.open_array(tmp_path / "labels.zarr", mode="r")[...]
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"array": "/no/such/store.zarr"}, FileNotFoundError, "no zarr store"),
+        ({"array": [[1.0, 2.0], [3.0, 4.0]]}, TypeError, "expected a dask array"),
+        ({"chunks": ((30, 30), (64,), (64,))}, ValueError, "do not tile"),
+        ({"chunks": (32, 32)}, ValueError, "one entry per axis"),
+        ({"chunks": 4}, ValueError, "too thin"),
+        ({"mask": np.ones((64, 64, 63), bool)}, ValueError, "mask has shape"),
+        ({"mask": np.zeros((64, 64, 64), bool)}, ValueError, "mask is empty"),
+        ({"array": np.zeros(64)}, ValueError, "2-D or 3-D"),
+        ({"n_segments": 0}, ValueError, "n_segments must be >= 1"),
+        ({"superpixel_method": "quick"}, ValueError, "valid superpixel method"),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_message(volume, kwargs, error, match):
+    arguments = {"array": volume[0], "n_segments": 4, **kwargs}
+    with pytest.raises(error, match=match):
+        distributed.segment(arguments.pop("array"), arguments.pop("n_segments"), **arguments)
+
+
+def test_estimate_memory_scales_with_the_blocks_not_the_volume():
+    small = distributed.estimate_memory((512, 512, 512), chunks=64, n_workers=2)
+    large = distributed.estimate_memory((512, 512, 512), chunks=128, n_workers=2)
+    assert small["task"] < large["task"]
+    assert small["n_regions"] == large["n_regions"] == 32768
+    assert small["worker"] < 2 * 2**30 and small["supervoxels"] == 4 * 512**3
+    with pytest.raises(ValueError, match="2-D or 3-D"):
+        distributed.estimate_memory((10,))
+
+
+def test_a_worker_killed_mid_job_changes_nothing(volume, tmp_path):
+    distributed_ = pytest.importorskip("distributed")
+    import os
+    import signal
+
+    from specseg._cli_zarr import write_labels_store
+
+    image, _ = volume
+    expected = distributed.segment(image, 4, chunks=32, random_state=0).compute() + 1
+    out = tmp_path / "labels.zarr"
+    with distributed_.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                   memory_limit="1GiB", dashboard_address=None) as cluster, \
+            distributed_.Client(cluster) as client:
+        labels = distributed.segment(image, 4, chunks=32, random_state=0)
+        # the supervoxels are held on both workers now: kill one (its nanny starts
+        # a new one), so its blocks must be recomputed while the labels are written
+        victim, pid = sorted(client.run(os.getpid).items())[0]
+        os.kill(pid, signal.SIGKILL)
+        write_labels_store(labels, out, n_segments=4, client=client)
+        assert victim not in client.scheduler_info()["workers"]
+    np.testing.assert_array_equal(zarr.open_array(out, mode="r")[...], expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.zarr"]  # no partial store
