@@ -187,7 +187,8 @@ def _embed(affinity, k, *, solver, tol, rng, progress=None):
         else:
             advice = "each is embedded on its own and no segment will span two of them."
         warnings.warn(
-            f"the graph has {n_comp} connected components; {advice}",
+            f"the graph is not fully connected: it has {n_comp} connected components; "
+            f"{advice}",
             SpectralWarning,
             stacklevel=3,
         )
