@@ -1,5 +1,7 @@
 """solver="auto" looks at a graph's structure as well as its size."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.sparse.linalg import ArpackNoConvergence
@@ -73,3 +75,22 @@ def test_auto_on_a_knn_graph_matches_a_tight_solve():
     _, auto = spectral_embedding(affinity, 10, return_eigenvalues=True)
     _, dense = spectral_embedding(affinity, 10, solver="dense", return_eigenvalues=True)
     np.testing.assert_allclose(auto, dense, atol=1e-7)
+
+
+def test_amg_with_a_coarsest_level_smaller_than_k(monkeypatch):
+    # k-NN graphs of high-dimensional data coarsen fast (20,000 nodes, then 674,
+    # then 9): a coarsest level of fewer than k nodes must not cost eigenvectors
+    from functools import partial
+
+    from specseg import _multigrid
+
+    affinity = knn_graph(3000, 10)
+    monkeypatch.setattr(_embedding, "build_hierarchy",
+                        partial(_multigrid.build_hierarchy, max_coarse=5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SpectralWarning)  # no fallback
+        embedding, values = spectral_embedding(affinity, 10, solver="amg",
+                                               return_eigenvalues=True)
+    assert embedding.shape == (3000, 10)
+    reference = spectral_embedding(affinity, 10, solver="arpack", return_eigenvalues=True)[1]
+    np.testing.assert_allclose(values, reference, atol=1e-7)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg, sparse
 
-from ._parallel import map_chunks
+from ._parallel import map_chunks, single_threaded_blas, single_threaded_openmp
 from ._validation import _derive_seed, check_option, check_random_state
 
 __all__ = ["ASSIGN_METHODS", "assign_labels"]
@@ -298,7 +298,9 @@ def _kmeans(vectors, k, rng, *, n_init=10, verbose=False):
 
     model = KMeans(n_clusters=k, n_init=n_init, random_state=_derive_seed(rng),
                    verbose=verbose)
-    return model.fit_predict(vectors)
+    # its k-means++ starts are BLAS products, its Lloyd steps OpenMP loops
+    with single_threaded_blas(), single_threaded_openmp():
+        return model.fit_predict(vectors)
 
 
 def _discretize(vectors, k, rng, max_iter=30):
