@@ -131,7 +131,7 @@ def _check_options(*, n_clusters, n_components, eigen_solver, n_init, eigen_tol,
     """Check ``spectral_clustering``'s options (no data needed), scikit-learn's
     names merged into ours: a scikit-learn name left at its default defers to
     ours, and the two may not disagree."""
-    check_n_segments(n_clusters, None, name="n_clusters")
+    n_clusters = check_n_segments(n_clusters, None, name="n_clusters")
     if n_components is not None:
         n_components = check_n_segments(n_components, None, name="n_components")
     check_option("solver", solver, SOLVERS)
