@@ -31,7 +31,7 @@ def test_drop_in_parity_with_sklearn(draw):
 
 def test_accepts_what_sklearn_accepts():
     graph, truth = seed_graph(0)
-    for container in (graph.tocsr(), graph.tocoo(), graph.tocsc(), graph.todense()):
+    for container in (graph.tocsr(), graph.tocoo(), graph.tocsc(), graph.toarray()):
         labels = spectral_clustering(container, 4, random_state=0)
         assert adjusted_rand_score(truth, labels) > 0.95
 

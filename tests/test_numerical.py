@@ -190,7 +190,7 @@ def three_islands():
 @pytest.mark.parametrize("refine", [True, False])
 def test_no_segment_spans_two_components(solver, assign, k, refine):
     image, mask, components = three_islands()
-    with pytest.warns(SpectralWarning, match="the graph has 3 connected components"):
+    with pytest.warns(SpectralWarning, match="not fully connected: it has 3 connected components"):
         labels, info = segment(image, k, mask=mask, solver=solver, assign=assign,
                                refine=refine, return_info=True)
     assert info["n_components"] == 3

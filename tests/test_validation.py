@@ -296,14 +296,15 @@ def test_non_symmetric_affinity_symmetrised_with_warning():
     np.testing.assert_array_equal(labels, spectral_clustering(symmetric, 2))
 
 
-def test_np_matrix_affinity_works():
+def test_np_matrix_affinity_refused_like_sklearn():
+    # scikit-learn refuses np.matrix with a TypeError, before any value check
+    # (n_clusters=8 is more than the 6 nodes here)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PendingDeprecationWarning)  # numpy's, about np.matrix
         W = np.asmatrix(two_cliques())
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        labels = spectral_clustering(W, 2)
-    assert labels.tolist() == [0, 0, 0, 1, 1, 1]
+    with pytest.raises(TypeError, match=r"np\.matrix is not supported.*\.toarray\(\)"):
+        spectral_clustering(W)
+    assert spectral_clustering(np.asarray(W), 2).tolist() == [0, 0, 0, 1, 1, 1]
 
 
 def test_np_matrix_image_works():

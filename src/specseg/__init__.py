@@ -25,6 +25,23 @@ from ._regions import region_graph
 from ._segment import segment
 from .metrics import boundary_f1, ncut_value, variation_of_information
 
+#: The estimators import much of scikit-learn (neighbours, kernels, parameter
+#: validation); they are loaded on first use so that ``import specseg`` stays light.
+_LAZY = {"SpectralClustering": "_estimator", "SpectralEmbedding": "_estimator"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
 try:
     __version__ = version("specseg")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -33,6 +50,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "Graph",
     "Hierarchy",
+    "SpectralClustering",
+    "SpectralEmbedding",
     "SpectralWarning",
     "assign_labels",
     "boundary_f1",

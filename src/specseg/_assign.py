@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg, sparse
 
-from ._parallel import map_chunks
+from ._parallel import map_chunks, single_threaded_blas, single_threaded_openmp
 from ._validation import _derive_seed, check_option, check_random_state
 
 __all__ = ["ASSIGN_METHODS", "assign_labels"]
@@ -73,14 +73,34 @@ def assign_labels(embedding, n_clusters, *, method="cluster_qr", random_state=No
         raise ValueError(f"n_clusters must be between 1 and {n_nodes}, got {n_clusters}.")
     if not np.isfinite(embedding).all():
         raise ValueError("embedding contains NaN or inf values.")
+    rng = check_random_state(random_state)
+    return _assign(embedding[:, :n_clusters], n_clusters, method=method, rng=rng)
+
+
+def _assign(embedding, n_clusters, *, method, rng, n_init=10, verbose=False):
+    """:func:`assign_labels` on a checked, finite embedding.
+
+    "kmeans" reads every column of ``embedding`` (scikit-learn's meaning of an
+    ``n_components`` larger or smaller than ``n_clusters``); "cluster_qr" and
+    "discretize" rotate ``n_clusters`` columns onto the coordinate axes, so they
+    read the first ``n_clusters`` and need at least that many.
+    """
+    n_nodes = embedding.shape[0]
     if n_clusters == 1:
         return np.zeros(n_nodes, dtype=np.intp)
-    rng = check_random_state(random_state)
+    if method == "kmeans":
+        labels = _kmeans(_normalize_rows(embedding), n_clusters, rng, n_init=n_init,
+                         verbose=verbose)
+        return labels.astype(np.intp)
+    if embedding.shape[1] < n_clusters:
+        raise ValueError(
+            f"assignment method {method!r} needs at least n_clusters={n_clusters} "
+            f"eigenvectors, got {embedding.shape[1]}; pass n_components >= n_clusters "
+            "(or None), or use the 'kmeans' assignment."
+        )
     rows = _normalize_rows(embedding[:, :n_clusters])
     if method == "cluster_qr":
         labels = _cluster_qr_polished(rows, n_clusters)
-    elif method == "kmeans":
-        labels = _kmeans(rows, n_clusters, rng)
     else:
         labels = _discretize(rows, n_clusters, rng)
     return labels.astype(np.intp)
@@ -273,11 +293,14 @@ def _scatter_add(out, labels, vectors):
     out += indicator @ vectors
 
 
-def _kmeans(vectors, k, rng):
+def _kmeans(vectors, k, rng, *, n_init=10, verbose=False):
     from sklearn.cluster import KMeans
 
-    model = KMeans(n_clusters=k, n_init=10, random_state=_derive_seed(rng))
-    return model.fit_predict(vectors)
+    model = KMeans(n_clusters=k, n_init=n_init, random_state=_derive_seed(rng),
+                   verbose=verbose)
+    # its k-means++ starts are BLAS products, its Lloyd steps OpenMP loops
+    with single_threaded_blas(), single_threaded_openmp():
+        return model.fit_predict(vectors)
 
 
 def _discretize(vectors, k, rng, max_iter=30):

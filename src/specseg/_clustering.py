@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import numbers
 from contextlib import nullcontext
 
 import numpy as np
 
 from ._allocator import job_memory
-from ._assign import ASSIGN_METHODS, assign_labels
+from ._assign import ASSIGN_METHODS, _assign
 from ._components import separate_components
 from ._embedding import SOLVERS, _embed, _touched_bytes
 from ._parallel import single_threaded_blas
 from ._refine import refine_ncut
-from ._validation import check_affinity, check_n_segments, check_option, check_random_state
+from ._validation import (
+    check_affinity,
+    check_n_segments,
+    check_not_np_matrix,
+    check_option,
+    check_positive_float,
+    check_random_state,
+)
 
 __all__ = ["spectral_clustering"]
 
@@ -21,25 +29,53 @@ def spectral_clustering(
     affinity,
     n_clusters=8,
     *,
+    n_components=None,
+    eigen_solver=None,
+    random_state=None,
+    n_init=10,
+    eigen_tol="auto",
+    assign_labels=None,
+    verbose=False,
     solver="auto",
     assign="cluster_qr",
     refine=True,
     tol=None,
-    random_state=None,
 ):
     """Partition a graph by the normalized cut (spectral clustering).
 
-    A drop-in for :func:`sklearn.cluster.spectral_clustering` on a sparse
-    symmetric affinity matrix: it accepts what scikit-learn accepts, including
-    ``sklearn.feature_extraction.image.img_to_graph`` output with its diagonal
-    (self-loops are ignored, as they do not change a normalized cut).
+    A drop-in for :func:`sklearn.cluster.spectral_clustering`: it takes
+    scikit-learn's keywords with their meanings, checks its inputs in the same
+    order with the same error types (the parameters, then the type of
+    ``affinity``, then the values that depend on the graph), and accepts what
+    scikit-learn accepts, including ``sklearn.feature_extraction.image.img_to_graph``
+    output with its diagonal (self-loops are ignored, as they do not change a
+    normalized cut). Its own engine solves the eigenproblem.
 
     Parameters
     ----------
     affinity : (n, n) sparse matrix or ndarray
-        Symmetric non-negative affinities.
+        Symmetric non-negative affinities. An ``np.matrix`` is refused with a
+        ``TypeError``, as scikit-learn refuses it.
     n_clusters : int, optional
         Number of clusters.
+    n_components : int, optional
+        Number of eigenvectors to embed (default ``n_clusters``). The "kmeans"
+        assignment clusters all of them; "cluster_qr" and "discretize" use the
+        first ``n_clusters`` and need at least that many.
+    eigen_solver : {None, "arpack", "lobpcg", "amg", "dense", "auto"}, optional
+        scikit-learn's name for ``solver`` (None: use ``solver``).
+    random_state : None, int, numpy.random.Generator or RandomState, optional
+        Seeds every random choice. The same value gives the same labels (None
+        means a fixed seed, unlike scikit-learn).
+    n_init : int, optional
+        Number of k-means runs of the "kmeans" assignment (the best is kept).
+    eigen_tol : float or "auto", optional
+        scikit-learn's name for ``tol`` ("auto": use ``tol``).
+    assign_labels : {None, "kmeans", "discretize", "cluster_qr"}, optional
+        scikit-learn's name for ``assign`` (None: use ``assign``; note that
+        scikit-learn's default is "kmeans", this function's "cluster_qr").
+    verbose : bool, optional
+        Print the stages (and k-means' progress), as scikit-learn does.
     solver : {"auto", "arpack", "lobpcg", "amg", "dense"}, optional
         Eigensolver, see :func:`spectral_embedding`.
     assign : {"cluster_qr", "kmeans", "discretize"}, optional
@@ -49,8 +85,6 @@ def spectral_clustering(
         (:func:`refine_ncut`); the objective never rises.
     tol : float, optional
         Eigensolver tolerance.
-    random_state : None, int or numpy.random.Generator, optional
-        Seeds every random choice. The same value gives the same labels.
 
     Returns
     -------
@@ -65,26 +99,91 @@ def spectral_clustering(
     >>> affinity[2, 3] = affinity[3, 2] = 0.01
     >>> spectral_clustering(affinity, 2)
     array([0, 0, 0, 1, 1, 1])
+    >>> spectral_clustering(affinity, n_clusters=2, eigen_solver="arpack",
+    ...                     assign_labels="discretize", random_state=0)
+    array([1, 1, 1, 0, 0, 0])
     """
-    check_option("solver", solver, SOLVERS)
-    check_option("assignment method", assign, ASSIGN_METHODS)
+    options = _check_options(
+        n_clusters=n_clusters, n_components=n_components, eigen_solver=eigen_solver,
+        n_init=n_init, eigen_tol=eigen_tol, assign_labels=assign_labels, verbose=verbose,
+        solver=solver, assign=assign, refine=refine, tol=tol,
+    )
     rng = check_random_state(random_state)
-    with job_memory(_touched_bytes(affinity, n_clusters, solver)):
+    check_not_np_matrix(affinity)
+    n_vectors = options["n_components"] or options["n_clusters"]
+    with job_memory(_touched_bytes(affinity, n_vectors, options["solver"])):
         affinity = check_affinity(affinity)
-        n_clusters = check_n_segments(n_clusters, affinity.shape[0], name="n_clusters")
-        return _cluster(affinity, n_clusters, solver=solver, assign=assign, refine=refine,
-                        tol=tol, rng=rng)[0]
+        n_nodes = affinity.shape[0]
+        n_clusters = check_n_segments(options["n_clusters"], n_nodes, name="n_clusters")
+        if n_vectors > n_nodes:
+            raise ValueError(
+                f"n_components={n_vectors} is more than the {n_nodes} nodes of the graph; "
+                f"ask for at most {n_nodes}."
+            )
+        return _cluster(affinity, n_clusters, solver=options["solver"],
+                        assign=options["assign"], refine=options["refine"],
+                        tol=options["tol"], rng=rng, n_components=options["n_components"],
+                        n_init=options["n_init"], verbose=options["verbose"])[0]
+
+
+def _check_options(*, n_clusters, n_components, eigen_solver, n_init, eigen_tol, assign_labels,
+                   verbose, solver, assign, refine, tol):
+    """Check ``spectral_clustering``'s options (no data needed), scikit-learn's
+    names merged into ours: a scikit-learn name left at its default defers to
+    ours, and the two may not disagree."""
+    n_clusters = check_n_segments(n_clusters, None, name="n_clusters")
+    if n_components is not None:
+        n_components = check_n_segments(n_components, None, name="n_components")
+    check_option("solver", solver, SOLVERS)
+    if eigen_solver is not None:
+        solver = _merge("eigen_solver", check_option("eigen_solver", eigen_solver, SOLVERS),
+                        "solver", solver, "auto")
+    check_option("assignment method", assign, ASSIGN_METHODS)
+    if assign_labels is not None:
+        assign = _merge("assign_labels",
+                        check_option("assign_labels", assign_labels, ASSIGN_METHODS),
+                        "assign", assign, "cluster_qr")
+    if isinstance(n_init, bool) or not isinstance(n_init, numbers.Integral):
+        raise TypeError(f"n_init must be an integer, got {type(n_init).__name__} {n_init!r}.")
+    if n_init < 1:
+        raise ValueError(f"n_init must be >= 1, got {n_init}.")
+    if tol is not None:
+        tol = check_positive_float("tol", tol, allow_zero=True)
+    if not (isinstance(eigen_tol, str) and eigen_tol == "auto"):
+        if isinstance(eigen_tol, str):
+            raise ValueError(f"eigen_tol must be 'auto' or a number >= 0, got {eigen_tol!r}.")
+        tol = _merge("eigen_tol", check_positive_float("eigen_tol", eigen_tol, allow_zero=True),
+                     "tol", tol, None)
+    for name, flag in (("verbose", verbose), ("refine", refine)):
+        if not isinstance(flag, bool | numbers.Integral):
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__} {flag!r}.")
+    return {"n_clusters": n_clusters, "n_components": n_components, "solver": solver,
+            "assign": assign, "n_init": int(n_init), "tol": tol, "verbose": bool(verbose),
+            "refine": bool(refine)}
+
+
+def _merge(sk_name, sk_value, our_name, our_value, our_default):
+    """The value of an option given under scikit-learn's name and under ours."""
+    if our_value != our_default and our_value != sk_value:
+        raise ValueError(
+            f"{sk_name}={sk_value!r} and {our_name}={our_value!r} disagree; they are two "
+            f"names of one option, pass only one of them."
+        )
+    return sk_value
 
 
 def _cluster(
-    affinity, n_clusters, *, solver, assign, refine, tol, rng, stages=None, max_auto=16
+    affinity, n_clusters, *, solver, assign, refine, tol, rng, stages=None, max_auto=16,
+    n_components=None, n_init=10, verbose=False,
 ):
     """Embed, assign and refine a graph; returns ``(labels, embedding result)``.
 
     ``n_clusters="auto"`` embeds ``max_auto + 1`` eigenvectors and keeps the
     number at the largest eigengap (:func:`choose_n_segments`); the result's
     eigenvalues and embedding are then cut to that number. ``stages`` is an
-    optional stage clock (see ``_segment._StageClock``).
+    optional stage clock (see ``_segment._StageClock``). ``n_components``
+    eigenvectors are embedded (default ``n_clusters``); ``n_init`` and ``verbose``
+    go to the "kmeans" assignment.
     """
     stage = stages if stages is not None else _no_stage
     n_nodes = affinity.shape[0]
@@ -97,15 +196,18 @@ def _cluster(
             result.eigenvalues = result.eigenvalues[:n_clusters]
             result.residuals = result.residuals[:n_clusters]
         else:
-            result = _embed(affinity, n_clusters, solver=solver, tol=tol, rng=rng)
+            result = _embed(affinity, n_components or n_clusters, solver=solver, tol=tol,
+                            rng=rng)
+    if verbose:
+        print(f"Computing label assignment using {assign}")
     with stage("assignment"):
         # small products on tall blocks and one QR: several BLAS threads only wait
         # on each other (see _embedding._blas_threads_for); not worth setting up
         # for small graphs
         large = result.embedding.shape[0] >= 100_000
         with single_threaded_blas() if large else nullcontext():
-            labels = assign_labels(result.embedding, n_clusters, method=assign,
-                                   random_state=rng)
+            labels = _assign(result.embedding, n_clusters, method=assign, rng=rng,
+                             n_init=n_init, verbose=verbose)
         labels = separate_components(affinity, labels, n_clusters, result.n_components)
     if refine and n_clusters > 1:
         with stage("refinement"):

@@ -17,6 +17,7 @@ from ._parallel import map_chunks
 __all__ = [
     "check_affinity",
     "check_image",
+    "check_not_np_matrix",
     "check_mask",
     "check_n_segments",
     "check_option",
@@ -228,6 +229,26 @@ def check_n_segments(n_segments, n_nodes, *, allow_auto=False, name="n_segments"
             f"ask for at most {n_nodes}."
         )
     return n_segments
+
+
+def check_not_np_matrix(value, name="affinity"):
+    """Refuse an ``np.matrix`` with scikit-learn's ``TypeError`` (its ``*`` is a
+    matrix product and its rows stay 2-D, so code written for arrays misreads it).
+
+    Examples
+    --------
+    >>> check_not_np_matrix(np.asmatrix(np.eye(2)))
+    Traceback (most recent call last):
+    ...
+    TypeError: np.matrix is not supported. Please convert to a numpy array with np.asarray...
+    """
+    if isinstance(value, np.matrix):
+        raise TypeError(
+            "np.matrix is not supported. Please convert to a numpy array with np.asarray "
+            f"(the {name} was given as an np.matrix, e.g. from a sparse matrix's .todense(); "
+            "use .toarray() instead)."
+        )
+    return value
 
 
 def check_affinity(affinity):
