@@ -48,7 +48,7 @@ __all__ = ["Hierarchy", "hierarchy", "ultrametric_hierarchy"]
 #: diagonal deviates by about 0.35, so it stays one segment.
 SEGMENT_TOLERANCE = 1.0
 #: Gaussian blur (pixels) of a contour map before :func:`hierarchy` floods it.
-LEAF_SMOOTHING = 1.0
+LEAF_SMOOTHING = 2.0
 
 
 class Hierarchy:
