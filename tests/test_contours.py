@@ -218,3 +218,19 @@ def test_cli_threshold_and_ucm(tmp_path):
     refused = CliRunner().invoke(main, ["segment", str(path), "--ucm", str(tmp_path / "u.png"),
                                         "--mode", "regions"])
     assert refused.exit_code == 2 and "--mode contours" in refused.output
+
+
+def test_the_fitted_model_ships_with_the_package():
+    """The wheel carries data/*.npz (a source checkout has it anyway)."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["specseg"]
+    package = root / "src" / "specseg"
+    shipped = {p for pattern in patterns for p in package.glob(pattern)}
+    assert package / "data" / "contours.npz" in shipped
+    with np.load(package / "data" / "contours.npz") as model:
+        assert model["w0"].shape[0] == model["mean"].shape[0]
+        assert model["centres"].shape[1] == 6 * len(_features.BANK_SIGMAS)
