@@ -47,7 +47,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["cue_features", "filter_bank", "image_features", "lab_channels"]
+__all__ = ["block_reduce", "cue_features", "filter_bank", "image_features", "lab_channels"]
 
 #: Fixed value ranges of the CIELAB channels binned by the colour cues
 #: (L* in [0, 100]; a* and b* of natural photographs rarely leave [-60, 80]).
@@ -89,12 +89,7 @@ def image_features(image, *, colour_space="auto"):
     if n_channels == 3 and colour_space in ("auto", "lab"):
         from skimage.color import rgb2lab
 
-        low = image.min()
-        top = image.max()
-        rgb = image - min(low, 0.0)
-        span = top - min(low, 0.0)
-        rgb = rgb / span if span > 0 else rgb
-        return rgb2lab(rgb) / 100.0
+        return rgb2lab(_unit_range(image)) / 100.0
     flat = image.reshape(-1, n_channels)
     low, high = np.percentile(flat, [1, 99], axis=0)
     span = high - low
@@ -102,6 +97,37 @@ def image_features(image, *, colour_space="auto"):
     span = np.where(span > 0, span, flat_span)
     span = np.where(span > 0, span, 1.0)
     return (image - low) / span
+
+
+def _unit_range(image):
+    """``image`` divided by its maximum, after shifting a negative minimum to 0.
+
+    So uint8, float and scaled copies of one picture agree.
+    """
+    low = min(float(image.min()), 0.0)
+    span = float(image.max()) - low
+    shifted = image - low
+    return shifted / span if span > 0 else shifted
+
+
+def block_reduce(image, factor, reduce):
+    """``reduce`` (e.g. ``np.mean``, ``np.max``) over ``factor x factor`` blocks.
+
+    The first two axes are the spatial ones (any further axes, such as
+    channels, are kept); the last partial blocks are filled by repeating the
+    edge.
+
+    Examples
+    --------
+    >>> block_reduce(np.arange(6.0).reshape(2, 3), 2, np.max)
+    array([[4., 5.]])
+    """
+    m, n = image.shape[:2]
+    pm, pn = -(-m // factor) * factor, -(-n // factor) * factor
+    pad = [(0, pm - m), (0, pn - n)] + [(0, 0)] * (image.ndim - 2)
+    padded = np.pad(image, pad, mode="edge")
+    blocks = padded.reshape(pm // factor, factor, pn // factor, factor, *image.shape[2:])
+    return reduce(blocks, axis=(1, 3))
 
 
 def lab_channels(image):
@@ -117,10 +143,7 @@ def lab_channels(image):
     >>> float(L[0, 1]), float(L[1, 1]), float(a.max()), float(b.max())
     (50.0, 100.0, 0.0, 0.0)
     """
-    image = np.asarray(image, dtype=np.float64)
-    low = min(float(image.min()), 0.0)
-    span = float(image.max()) - low
-    scaled = (image - low) / span if span > 0 else image - low
+    scaled = _unit_range(np.asarray(image, dtype=np.float64))
     if scaled.shape[-1] == 3:
         from skimage.color import rgb2lab
 

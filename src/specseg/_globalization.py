@@ -33,6 +33,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage, sparse
 
+from ._features import block_reduce
+
 __all__ = ["intervening_contour_graph", "spectral_boundaries"]
 
 #: Residual tolerance of the eigenpairs (the subspace is within a few degrees).
@@ -119,13 +121,6 @@ def intervening_contour_graph(boundary, *, radius=3.0, rho=0.1):
     return (upper + upper.T).tocsr()
 
 
-def _max_pool(boundary, factor):
-    m, n = boundary.shape
-    pm, pn = -(-m // factor) * factor, -(-n // factor) * factor
-    padded = np.pad(boundary, ((0, pm - m), (0, pn - n)), mode="edge")
-    return padded.reshape(pm // factor, factor, pn // factor, factor).max(axis=(1, 3))
-
-
 def spectral_boundaries(boundary, *, n_vectors=12, radius=3.0, rho=0.1, downsample=2,
                         sigma=1.0, random_state=None):
     """sPb: gradients of the intervening-contour graph's eigenvectors.
@@ -154,7 +149,7 @@ def spectral_boundaries(boundary, *, n_vectors=12, radius=3.0, rho=0.1, downsamp
 
     boundary = np.asarray(boundary, dtype=np.float32)
     m, n = boundary.shape
-    coarse = _max_pool(boundary, downsample) if downsample > 1 else boundary
+    coarse = block_reduce(boundary, downsample, np.max) if downsample > 1 else boundary
     affinity = intervening_contour_graph(coarse, radius=radius, rho=rho)
     k = min(n_vectors + 1, affinity.shape[0] - 1)
     # The gradients need the eigenvectors' shape, not digits: a loose residual

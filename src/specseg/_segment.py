@@ -11,7 +11,7 @@ from ._allocator import prefaulted, reuse_freed_memory
 from ._assign import ASSIGN_METHODS
 from ._clustering import _cluster, canonical_labels
 from ._embedding import SOLVERS, _touched_bytes
-from ._features import image_features
+from ._features import block_reduce, image_features
 from ._graph import pixel_graph
 from ._memory import check_memory as _check_memory
 from ._regions import COLOUR_SPACES, region_graph, snap_boundaries
@@ -281,9 +281,9 @@ def _segment_contours(image, n_segments, *, mask, channel_axis, threshold, rng, 
     work_image, work_mask = image, mask
     if factor > 1:
         with stages("downsampling"):
-            work_image = _block_mean(image, factor)
+            work_image = block_reduce(image, factor, np.mean)
             if mask is not None:
-                work_mask = _block_mean(mask[..., None].astype(np.float32), factor)[..., 0] > 0.5
+                work_mask = block_reduce(mask.astype(np.float32), factor, np.mean) > 0.5
     with stages("hierarchy"):
         h, timings = hierarchy(work_image, mask=work_mask, channel_axis=-1, random_state=rng,
                                return_info=True)
@@ -329,14 +329,6 @@ def _block_factor(shape, max_pixels):
     while n_pixels / factor**2 > max_pixels:
         factor += 1
     return factor
-
-
-def _block_mean(image, factor):
-    """Means of ``factor x factor`` blocks of a ``(M, N, C)`` image (edges repeated)."""
-    m, n, c = image.shape
-    pm, pn = -(-m // factor) * factor, -(-n // factor) * factor
-    padded = np.pad(image, ((0, pm - m), (0, pn - n), (0, 0)), mode="edge")
-    return padded.reshape(pm // factor, factor, pn // factor, factor, c).mean(axis=(1, 3))
 
 
 def _upsample_labels(labels, factor, shape, mask):
