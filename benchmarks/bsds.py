@@ -31,7 +31,9 @@ Methods (``--methods``; by default all that can run):
 - ``specseg-k``: ``specseg.segment(image, k, channel_axis=-1)`` for k in
   ``SPECSEG_KS``; ``specseg-auto``: ``segment(image, "auto", channel_axis=-1)``;
 - ``specseg-hierarchy``: ``specseg.hierarchy(image, channel_axis=-1).cut(threshold=t)``
-  at the 99 thresholds (only where ``specseg.hierarchy`` exists).
+  at the 99 thresholds (only where ``specseg.hierarchy`` exists);
+  ``specseg-contour-ucm``: the same with ``merging=False``, the contour hierarchy
+  alone (no learned region merging).
 
 From Python (from the repository root)::
 
@@ -71,6 +73,7 @@ METHODS = (
     "specseg-k",
     "specseg-auto",
     "specseg-hierarchy",
+    "specseg-contour-ucm",
 )
 
 
@@ -468,6 +471,12 @@ def specseg_hierarchy(image):
     return specseg.hierarchy(image, channel_axis=-1)
 
 
+def specseg_contour_ucm(image):
+    import specseg
+
+    return specseg.hierarchy(image, channel_axis=-1, merging=False)
+
+
 def _method(name, root, split):
     """``(kind, fn(image, image_id), thresholds, needs_image, label)`` of a named method."""
     if name == "gpb-owt-ucm":
@@ -475,6 +484,9 @@ def _method(name, root, split):
     if name == "specseg-hierarchy":
         return ("hierarchy", lambda image, _: specseg_hierarchy(image), THRESHOLDS, True,
                 "specseg `hierarchy(image, channel_axis=-1)`")
+    if name == "specseg-contour-ucm":
+        return ("hierarchy", lambda image, _: specseg_contour_ucm(image), THRESHOLDS, True,
+                "specseg `hierarchy(image, channel_axis=-1, merging=False)` (contours only)")
     scales = {
         "felzenszwalb": (felzenszwalb_scales, "skimage `felzenszwalb` (sigma 0.8, min_size 20, "
                          "11 scales 50..5000)"),
@@ -497,7 +509,8 @@ def available_methods(root, split):
     for name in METHODS:
         if name == "gpb-owt-ucm" and not (Path(root) / "ucm2" / split).is_dir():
             continue
-        if name == "specseg-hierarchy" and not hasattr(specseg, "hierarchy"):
+        if name in ("specseg-hierarchy", "specseg-contour-ucm") and not hasattr(
+                specseg, "hierarchy"):
             continue
         names.append(name)
     return names

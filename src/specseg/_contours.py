@@ -53,13 +53,22 @@ def _network(features, model):
     return 1.0 / (1.0 + np.exp(-hidden[:, 0]))
 
 
-def local_boundaries(image):
-    """mPb and its orientation for a validated 2-D ``(M, N, C)`` image."""
+def local_boundaries(image, *, maps=None):
+    """mPb and its orientation for a validated 2-D ``(M, N, C)`` image.
+
+    ``maps``: the image's :func:`specseg._features.colour_texture_maps` with
+    the model's texton centres (:func:`texton_centres`), if already computed.
+    """
     model = _model()
-    features, orientation = _features.cue_features(image, model["centres"])
+    features, orientation = _features.cue_features(image, model["centres"], maps=maps)
     flat = features.reshape(-1, features.shape[-1])
     strength = _network(flat, model).reshape(features.shape[:-1])
     return strength.astype(np.float32), orientation
+
+
+def texton_centres():
+    """The texton centres of the fitted model, ``(n_textons, n_filters)``."""
+    return _model()["centres"]
 
 
 def oriented(strength, angle, n_orient=8):
@@ -83,20 +92,20 @@ def oriented(strength, angle, n_orient=8):
 SPECTRAL_WEIGHT = 0.5
 
 
-def boundary_map(image, *, globalization=True, random_state=None, timings=None):
+def boundary_map(image, *, globalization=True, random_state=None, timings=None, maps=None):
     """Combined boundary strength and its direction for a validated 2-D image.
 
     Returns ``(strength, angle)``: ``strength`` (M, N) float32 in [0, 1] and
     ``angle`` (M, N), the direction across the boundary (see
     :func:`specseg._features.tensor_angle`). ``timings``, a dict, receives the
-    seconds of each stage.
+    seconds of each stage; ``maps`` as for :func:`local_boundaries`.
     """
     import time
 
     from ._globalization import spectral_boundaries
 
     clock = time.perf_counter()
-    strength, angle = local_boundaries(image)
+    strength, angle = local_boundaries(image, maps=maps)
     if timings is not None:
         timings["local"] = time.perf_counter() - clock
     if globalization:

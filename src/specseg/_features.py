@@ -266,8 +266,26 @@ def tensor_angle(sxx, sxy, syy):
     return np.mod(0.5 * np.arctan2(2.0 * sxy, sxx - syy), np.pi)
 
 
-def cue_features(image, centres):
+def colour_texture_maps(image, centres):
+    """``(L, a, b, textons)`` of a validated 2-D ``(M, N, C)`` image.
+
+    ``L, a, b`` are the CIELAB channels (:func:`lab_channels`), ``textons``
+    the index of the nearest of ``centres`` to every pixel's filter-bank
+    response (:func:`filter_bank`), ``(M, N)`` int.
+    """
+    from ._parallel import single_threaded_blas
+
+    L, a, b = lab_channels(image)
+    with single_threaded_blas():
+        textons = assign_textons(filter_bank(L), centres)
+    return L, a, b, textons
+
+
+def cue_features(image, centres, *, maps=None):
     """Per-pixel boundary cues of a validated 2-D ``(M, N, C)`` image.
+
+    ``maps``, the :func:`colour_texture_maps` of the image, are computed
+    when not given.
 
     Returns
     -------
@@ -281,12 +299,8 @@ def cue_features(image, centres):
         Direction of the gradient across the boundary (see
         :func:`tensor_angle`) of the summed tensors of all cues and scales.
     """
-    from ._parallel import single_threaded_blas
-
-    L, a, b = lab_channels(image)
+    L, a, b, textons = colour_texture_maps(image, centres) if maps is None else maps
     shape = L.shape
-    with single_threaded_blas():
-        textons = assign_textons(filter_bank(L), centres)
     channels = [
         soft_bins(L, *LAB_RANGES[0], LAB_BINS),
         soft_bins(a, *LAB_RANGES[1], LAB_BINS),

@@ -262,9 +262,9 @@ class _CutIndex:
         return labels
 
 
-def hierarchy(image, *, mask=None, channel_axis=None, globalization=True, random_state=None,
-              return_info=False):
-    """Nested segmentations of a 2-D photograph, from its contours (gPb-OWT-UCM).
+def hierarchy(image, *, mask=None, channel_axis=None, globalization=True, merging=True,
+              random_state=None, return_info=False):
+    """Nested segmentations of a 2-D photograph, from its contours and regions.
 
     One computation gives every level: cut the result at any threshold or
     number of segments in milliseconds.
@@ -280,12 +280,19 @@ def hierarchy(image, *, mask=None, channel_axis=None, globalization=True, random
     globalization : bool, optional
         Use the spectral globalization of the local cues (see
         :func:`specseg.contours`); False is faster and coarser.
+    merging : bool, optional
+        Merge the fine regions of the contour hierarchy again in the order of
+        a learned boundary probability that also weighs what lies inside the
+        regions (texture and colour histograms; see
+        :mod:`specseg._merging`). False gives the plain contour hierarchy
+        (gPb-OWT-UCM), whose heights are mean boundary strengths.
     random_state : None, int or numpy.random.Generator, optional
         Seeds the eigensolver. None means a fixed seed.
     return_info : bool, optional
         Also return a dict with the seconds of each stage (``"local"`` cues,
-        ``"spectral"`` globalization, ``"ucm"``: leaves and merging, and
-        ``"total"``) and ``"n_leaves"``.
+        ``"spectral"`` globalization, ``"ucm"``: leaves and contour merging,
+        ``"merging"``: the learned merging, and ``"total"``), ``"n_leaves"``
+        and ``"n_basins"`` (the watershed basins, leaves of the contour hierarchy).
 
     Returns
     -------
@@ -293,7 +300,7 @@ def hierarchy(image, *, mask=None, channel_axis=None, globalization=True, random
         ``h.cut(threshold=t)`` (t in [0, 1]) or ``h.cut(n_segments=k)`` gives
         labels like :func:`specseg.segment` (-1 outside the mask, ``0 .. n-1``
         numbered by first pixel in raster order); ``h.ucm`` is the ultrametric
-        contour map. A threshold means the same on every image: about 0.2
+        contour map. A threshold means the same on every image: about 0.5
         suits photographs like those of BSDS500 (see docs/bsds.md).
     info : dict
         Only with ``return_info``.
@@ -309,7 +316,7 @@ def hierarchy(image, *, mask=None, channel_axis=None, globalization=True, random
     """
     import time
 
-    from ._contours import _check_2d, boundary_map, oriented
+    from ._contours import _check_2d
     from ._validation import check_random_state
 
     image = _check_2d(image, channel_axis)
@@ -317,20 +324,90 @@ def hierarchy(image, *, mask=None, channel_axis=None, globalization=True, random
     rng = check_random_state(random_state)
     info = {}
     start = time.perf_counter()
-    strength, angle = boundary_map(image, globalization=globalization, random_state=rng,
-                                   timings=info)
+    result, strength, maps = _contour_hierarchy(image, mask=mask, globalization=globalization,
+                                                random_state=rng, timings=info)
+    info["n_basins"] = result.n_leaves
+    if merging:
+        clock = time.perf_counter()
+        result = merged_hierarchy(result, strength, maps, mask=mask)
+        info["merging"] = time.perf_counter() - clock
+    info["total"] = time.perf_counter() - start
+    info["n_leaves"] = result.n_leaves
+    if return_info:
+        return result, info
+    return result
+
+
+def _contour_hierarchy(image, *, mask, globalization, random_state, timings):
+    """The OWT-UCM of a validated image, its (smoothed) boundary map and its maps.
+
+    Returns ``(hierarchy, strength, maps)``; ``maps`` are the image's
+    :func:`specseg._features.colour_texture_maps`. ``timings`` receives the
+    seconds of the ``"local"``, ``"spectral"`` and ``"ucm"`` stages.
+    """
+    import time
+
+    from ._contours import boundary_map, oriented, texton_centres
+    from ._features import colour_texture_maps
+
+    clock = time.perf_counter()
+    maps = colour_texture_maps(image, texton_centres())
+    seconds_maps = time.perf_counter() - clock
+    strength, angle = boundary_map(image, globalization=globalization,
+                                   random_state=random_state, timings=timings, maps=maps)
+    timings["local"] += seconds_maps  # the maps are part of the local cues
     clock = time.perf_counter()
     # The learned map is a band a few pixels wide with a flat, noisy top; its
     # noise would seed leaves inside the band that merge only at the band's
     # height (slivers along every boundary). A light blur leaves one crest.
     strength = ndi.gaussian_filter(strength, LEAF_SMOOTHING)
     result = ultrametric_hierarchy(strength, orientation=oriented(strength, angle), mask=mask)
-    info["ucm"] = time.perf_counter() - clock
-    info["total"] = time.perf_counter() - start
-    info["n_leaves"] = result.n_leaves
-    if return_info:
-        return result, info
-    return result
+    timings["ucm"] = time.perf_counter() - clock
+    return result, strength, maps
+
+
+def merged_hierarchy(contour_hierarchy, strength, maps, *, mask=None, predict=None):
+    """Learned merging of the fine regions of a contour hierarchy.
+
+    Parameters
+    ----------
+    contour_hierarchy : Hierarchy
+        The OWT-UCM of the image; its cut at
+        ``specseg._merging.SUPERPIXEL_THRESHOLD`` gives the new leaves.
+    strength : (M, N) ndarray of float
+        The boundary map it was built from.
+    maps : tuple
+        The image's ``(L, a, b, textons)``.
+    mask : (M, N) ndarray of bool, optional
+        As given to the contour hierarchy.
+    predict : callable, optional
+        Pair features -> boundary probability (the shipped network by default).
+
+    Returns
+    -------
+    Hierarchy
+        Leaves are the superpixels; heights are running maxima of the learned
+        probabilities (see :func:`specseg._merging.learned_merging`).
+    """
+    from ._contours import texton_centres
+    from ._merging import SUPERPIXEL_THRESHOLD, _neighbour_pairs, learned_merging
+
+    regions = contour_hierarchy.cut(threshold=SUPERPIXEL_THRESHOLD)
+    merges, heights, first, second, pair_height = learned_merging(
+        regions, maps, strength, contour_hierarchy._pair_heights,
+        n_textons=len(texton_centres()), predict=predict)
+    n = int(regions.max()) + 1
+    keys = first.astype(np.int64) * n + second
+    pair_heights = []
+    for lower, upper in _neighbour_pairs(regions):
+        a, b = regions[lower], regions[upper]
+        border = (a != b) & (a >= 0) & (b >= 0)
+        height = np.zeros(a.shape)
+        a, b = a[border], b[border]
+        at = np.searchsorted(keys, np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
+        height[border] = pair_height[at]
+        pair_heights.append(height)
+    return Hierarchy(regions, merges, heights, pair_heights, mask)
 
 
 def ultrametric_hierarchy(boundary, *, orientation=None, mask=None):

@@ -309,7 +309,8 @@ def _segment_contours(image, n_segments, *, mask, channel_axis, threshold, rng, 
         return labels
     # The hierarchy's own stages replace it, so the seconds add up to the whole.
     stage_times = {k: v for k, v in stages.timings.items() if k != "hierarchy"}
-    stage_times.update({k: v for k, v in timings.items() if k not in ("n_leaves", "total")})
+    stage_times.update({k: v for k, v in timings.items()
+                        if k != "total" and not k.startswith("n_")})
     info = {
         "mode": "contours",
         "n_segments": int(labels.max()) + 1,

@@ -16,7 +16,7 @@ import click
 from . import __version__
 from ._assign import ASSIGN_METHODS
 from ._embedding import SOLVERS
-from ._segment import MODES
+from ._segment import AUTO_THRESHOLD, MODES
 
 #: Stages reported by ``segment(progress=...)``, in order.
 STAGES = ("graph", "embedding", "assignment", "refinement")
@@ -171,7 +171,7 @@ still processed), 2 usage error. Each failure is one line on stderr.
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Cut the contour hierarchy at this level (0..1; higher gives fewer "
                    "segments); implies --mode contours and -k auto.  [default with -k auto "
-                   "in contours mode: 0.19]")
+                   f"in contours mode: {AUTO_THRESHOLD}]")
 @click.option("--ucm", type=click.Path(dir_okay=False),
               help="16-bit PNG/TIFF of the ultrametric contour map (contour strength "
                    "x 65535; implies --mode contours; 2-D only).")
