@@ -72,6 +72,14 @@ DEFAULT_REGIONS = {2: 400, 3: 1000}
 MIN_REGION_PIXELS = 40
 #: Gaussian smoothing (pixels) of the features compared when snapping boundaries.
 SNAP_SIGMA = 0.5
+#: Smallest contrast scale ``s`` of the affinity kernel (see the module notes).
+CONTRAST_FLOOR = 0.1
+#: Volumes with regions of at least this many voxels are over-segmented on a
+#: grid coarser by ``COARSE_FACTOR`` per axis (see :func:`superpixels`).
+COARSE_REGION_VOXELS = 1000
+COARSE_FACTOR = 2
+#: ... and only when every axis is at least this long.
+COARSE_MIN_SIDE = 16
 
 
 @dataclass
@@ -189,7 +197,7 @@ def region_affinity(stats, *, beta=4.0):
     i, j = stats.pairs[:, 0], stats.pairs[:, 1]
     distance = np.linalg.norm(mean[i] - mean[j], axis=1)
     contrast = distance / (spread[i] + spread[j] + _median_scale(distance))
-    scale = _median_scale(contrast)
+    scale = max(_median_scale(contrast), CONTRAST_FLOOR)
     length = stats.length
     weights = np.exp(contrast * (-beta / scale)) * (length / length.mean() if length.size else 1)
     # keep every edge: a weight that underflows would silently disconnect the graph
@@ -214,10 +222,89 @@ def superpixels(features, *, n_regions, method="slic", compactness=None, mask=No
     with every region connected. ``sigma`` is the Gaussian smoothing applied
     first (0 for features smoothed already, as the blockwise path does with a
     halo so that blocks see the smoothing of the whole volume).
+
+    Volumes whose regions hold at least ``COARSE_REGION_VOXELS`` voxels are
+    over-segmented on a grid coarser by ``COARSE_FACTOR`` per axis (the
+    smoothed features averaged over ``2 x 2 x 2`` cells) and the labels spread
+    back to the voxels: SLIC's cost falls about eightfold, and the boundary
+    pass of the region mode (:func:`snap_boundaries`, whose band is half a
+    region wide) restores voxel-accurate boundaries. The in-memory region mode
+    and the blockwise path both come through here, so they over-segment alike.
     """
+    ndim = features.ndim - 1
+    n_inside = int(np.prod(features.shape[:-1])) if mask is None else int(np.count_nonzero(mask))
+    factor = coarse_factor(features.shape[:-1], n_inside / max(int(n_regions), 1))
+    if factor > 1:
+        if sigma > 0:
+            features = np.stack([ndimage.gaussian_filter(features[..., c], sigma)
+                                 for c in range(features.shape[-1])], axis=-1)
+        coarse = _block_mean(features, factor, ndim)
+        coarse_mask = None if mask is None else _block_mean(
+            mask.astype(np.float32)[..., None], factor, ndim)[..., 0] > 0.5
+        if coarse_mask is not None and not coarse_mask.any():
+            coarse_mask = _block_mean(mask.astype(np.float32)[..., None], factor,
+                                      ndim)[..., 0] > 0
+        labels = _over_segment(coarse, n_regions, method, compactness, coarse_mask, spacing,
+                               0.0)
+        for axis in range(ndim):
+            labels = np.repeat(labels, factor, axis=axis)
+        labels = labels[tuple(slice(0, n) for n in features.shape[:-1])]
+        if mask is not None:
+            missing = mask & (labels < 0)
+            if missing.any():  # a voxel of the mask in a coarse cell mostly outside it
+                _, nearest = ndimage.distance_transform_edt(labels < 0, return_indices=True)
+                labels = np.where(missing, labels[tuple(nearest)], labels)
+    else:
+        labels = _over_segment(features, n_regions, method, compactness, mask, spacing, sigma)
+    if mask is not None:
+        labels[~mask] = -1
+    # renumber to 0 .. n - 1 in the order of the ids (SLIC may skip ids); -1
+    # stays -1. The ids are small: ranks by counting, not by sorting.
+    if mask is None:
+        rank = np.cumsum(np.bincount(labels.ravel()) > 0) - 1
+        labels = rank[labels]
+    else:
+        inside = labels >= 0
+        ids = labels[inside]
+        rank = np.cumsum(np.bincount(ids, minlength=1) > 0) - 1
+        labels[inside] = rank[ids]
+    return labels
+
+
+def coarse_factor(shape, voxels_per_region):
+    """Grid coarsening of :func:`superpixels`: ``COARSE_FACTOR`` for volumes of
+    large regions (at least ``COARSE_REGION_VOXELS`` voxels each, every axis at
+    least ``COARSE_MIN_SIDE``), else 1.
+
+    Examples
+    --------
+    >>> coarse_factor((128, 128, 128), 2048), coarse_factor((128, 128, 128), 500)
+    (2, 1)
+    >>> coarse_factor((512, 512), 4096)
+    1
+    """
+    if len(shape) == 3 and voxels_per_region >= COARSE_REGION_VOXELS and min(
+            shape) >= COARSE_MIN_SIDE:
+        return COARSE_FACTOR
+    return 1
+
+
+def _block_mean(image, factor, ndim):
+    """Mean over ``factor``-sided cells of the first ``ndim`` axes (edges repeated)."""
+    shape = image.shape[:ndim]
+    padded = np.pad(image, [(0, -n % factor) for n in shape] + [(0, 0)] * (image.ndim - ndim),
+                    mode="edge")
+    split = []
+    for n in padded.shape[:ndim]:
+        split += [n // factor, factor]
+    cells = padded.reshape(split + list(padded.shape[ndim:]))
+    return cells.mean(axis=tuple(range(1, 2 * ndim, 2)))
+
+
+def _over_segment(features, n_regions, method, compactness, mask, spacing, sigma):
+    """SLIC or compact watershed labels (-1 outside the mask for the watershed)."""
     from skimage import segmentation
 
-    ndim = features.ndim - 1
     if method == "slic":
         labels = segmentation.slic(
             features,
@@ -231,37 +318,22 @@ def superpixels(features, *, n_regions, method="slic", compactness=None, mask=No
             start_label=0,
             enforce_connectivity=True,
         )
-        labels = labels.astype(np.int64)
-    else:
-        from skimage.filters import sobel
+        return labels.astype(np.int64)
+    from skimage.filters import sobel
 
-        smooth = np.stack(
-            [ndimage.gaussian_filter(features[..., c], sigma) if sigma > 0 else features[..., c]
-             for c in range(features.shape[-1])],
-            axis=-1,
-        )
-        gradient = np.sqrt(sum(sobel(smooth[..., c]) ** 2 for c in range(smooth.shape[-1])))
-        markers = _grid_markers(features.shape[:-1], n_regions, mask)
-        labels = segmentation.watershed(
-            gradient,
-            markers,
-            mask=mask,
-            compactness=1e-3 if compactness is None else compactness,
-        ).astype(np.int64) - 1
-    if mask is not None:
-        labels[~mask] = -1
-    # renumber to 0 .. n - 1 in the order of the ids (SLIC may skip ids); -1
-    # stays -1. The ids are small: ranks by counting, not by sorting.
-    if mask is None:
-        rank = np.cumsum(np.bincount(labels.ravel()) > 0) - 1
-        labels = rank[labels]
-    else:
-        inside = labels >= 0
-        ids = labels[inside]
-        rank = np.cumsum(np.bincount(ids, minlength=1) > 0) - 1
-        labels[inside] = rank[ids]
-    del ndim
-    return labels
+    smooth = np.stack(
+        [ndimage.gaussian_filter(features[..., c], sigma) if sigma > 0 else features[..., c]
+         for c in range(features.shape[-1])],
+        axis=-1,
+    )
+    gradient = np.sqrt(sum(sobel(smooth[..., c]) ** 2 for c in range(smooth.shape[-1])))
+    markers = _grid_markers(features.shape[:-1], n_regions, mask)
+    return segmentation.watershed(
+        gradient,
+        markers,
+        mask=mask,
+        compactness=1e-3 if compactness is None else compactness,
+    ).astype(np.int64) - 1
 
 
 def _grid_markers(shape, n_regions, mask):
