@@ -476,35 +476,41 @@ def snap_boundaries(features, labels, *, width, mask=None):
     smooth = np.stack(
         [ndimage.gaussian_filter(features[..., c], SNAP_SIGMA) for c in range(features.shape[-1])],
         axis=-1,
-    )
-    target = smooth[band]
+    ).astype(np.float32)
+    # Every window of a band pixel lies in the band's bounding box grown by
+    # ``width``, and only segments with a pixel in the band can be near one
+    # (a pixel within ``width`` of another segment is itself in the band).
+    where = np.nonzero(band)
+    box = tuple(slice(max(0, int(w.min()) - width), int(w.max()) + width + 1) for w in where)
+    sub, sub_band, smooth = labels[box], band[box], smooth[box]
+    segments = np.unique(sub[sub_band])
+    target = smooth[sub_band]
     best = np.full(target.shape[0], np.inf)
-    choice = labels[band].copy()
-    for c in range(k):
-        member = (labels == c).astype(np.float64)
-        count = ndimage.uniform_filter(member, size=size, mode="constant")[band]
+    choice = sub[sub_band].copy()
+    for c in segments:
+        member = (sub == c).astype(np.float32)
+        count = ndimage.uniform_filter(member, size=size, mode="constant")[sub_band]
         present = count > 0.5 / size**labels.ndim
-        if not present.any():
-            continue
         distance = np.zeros(target.shape[0])
         for channel in range(smooth.shape[-1]):
             total = ndimage.uniform_filter(member * smooth[..., channel], size=size,
-                                           mode="constant")[band]
+                                           mode="constant")[sub_band]
             local = total / np.where(present, count, 1.0)
             distance += (target[:, channel] - local) ** 2
         better = present & (distance < best)
         best[better] = distance[better]
         choice[better] = c
     out = labels.copy()
-    out[band] = choice
+    out_sub = out[box]  # a view: writes go to ``out``
+    out_sub[sub_band] = choice
     # one majority vote over the 3^d neighbourhood removes isolated pixels
     votes = np.full(target.shape[0], -1.0)
     winner = choice.copy()
-    for c in range(k):
-        count = ndimage.uniform_filter((out == c).astype(np.float64), size=3,
-                                       mode="nearest")[band]
+    for c in segments:
+        count = ndimage.uniform_filter((out_sub == c).astype(np.float32), size=3,
+                                       mode="nearest")[sub_band]
         better = count > votes
         votes[better] = count[better]
         winner[better] = c
-    out[band] = winner
+    out_sub[sub_band] = winner
     return out
