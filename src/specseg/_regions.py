@@ -22,8 +22,14 @@ and a shared boundary of ``l_ij`` pixel faces, the contrast and weight are
 
 where ``m`` is the median of ``||mu_i - mu_j||`` and ``s`` the median of
 ``c_ij`` over all adjacent pairs (most pairs lie inside one object, so the
-medians measure the noise of the means plus slow shading), and ``l-bar`` the
-mean shared boundary length. Dividing by the spreads keeps a superpixel that
+medians measure the noise of the means plus slow shading), but at least
+``CONTRAST_FLOOR = 0.1``, and ``l-bar`` the mean shared boundary length. The
+floor matters for large regions (volumes): the noise of their means shrinks
+as one over the root of their size, and with ``s`` that small a region whose
+mean is pulled a little (a few voxels of the next object) is cut off from
+all its neighbours, so that small groups of such regions become
+near-components that the cut spends segments on. A contrast below a tenth of
+the summed spreads is never strong evidence of a boundary. Dividing by the spreads keeps a superpixel that
 straddles a boundary (its mean in between, its spread large) linked to both
 sides instead of isolating it as a segment of its own. The length factor makes
 the region graph a coarse version of the pixel graph: cutting a long boundary
