@@ -679,9 +679,10 @@ def estimate_memory(shape, *, chunks=None, n_regions=None, n_workers=1, threads_
     (measured: at most 102), and the workers together hold
     ``HELD_BYTES_PER_VOXEL`` bytes per voxel of the volume; a region-graph node
     costs ``CLIENT_BYTES_PER_NODE`` on the client. Against the runs of
-    ``docs/scale-out.md``: 0.80 GiB predicted per worker against 0.58 GiB
-    measured (256³, one worker), 1.36 against 1.28 GiB (512³, two workers), and
-    0.33 against 0.23 GiB on the client (512³).
+    ``docs/scale-out.md``: 0.80 GiB predicted per worker against 0.47 GiB
+    measured (256³, one worker), 1.36 against 1.10 GiB (512³, two workers), and
+    0.33 against 0.23 GiB on the client (512³). The per-voxel figures were
+    calibrated when the features were float64; with float32 they are upper bounds.
 
     Examples
     --------
@@ -708,8 +709,9 @@ def estimate_memory(shape, *, chunks=None, n_regions=None, n_workers=1, threads_
             "supervoxels": 4 * n_voxels, "n_regions": int(n_regions)}
 
 
-#: Bytes one block task holds per voxel of its block and halo (float64 features,
-#: their smoothing, SLIC's distance and label arrays, the boundary pass).
+#: Bytes one block task holds per voxel of its block and halo (the features,
+#: their smoothing, SLIC's distance and label arrays, the boundary pass;
+#: measured with float64 features, an upper bound with float32).
 TASK_BYTES_PER_VOXEL = 120
 #: Bytes per voxel held across the workers while a job runs: the int32
 #: supervoxels (4) and blocks waiting for their neighbours' halos (measured on
