@@ -13,10 +13,11 @@ store with its ground truth beside it. Every case then runs in a fresh Python pr
 Reported: wall time (the distributed figure includes writing the labels, not
 starting the cluster) and, under each row, the load average before and after
 the case and the seconds per stage (``info["timings"]``, then the relabelling,
-the boundary pass and the writing of the labels together), the peak resident memory of every worker (sampled every
-0.2 s through ``Client.run``) and of the client process (``ru_maxrss``; the
-LocalCluster's scheduler runs in it too), worker restarts, and the ARI of the
-labels against the ground truth, accumulated chunk by chunk.
+the boundary pass and the writing of the labels together), the peak resident
+memory of every worker (sampled every 0.2 s through ``Client.run``) and of
+the client process (``ru_maxrss``; the LocalCluster's scheduler runs in it
+too), worker restarts, and the ARI of the labels against the ground truth,
+accumulated chunk by chunk.
 
     python benchmarks/distributed.py --sizes 128 256 --workers 0 1 2
     python benchmarks/distributed.py --sizes 512 --workers 2 --memory 2GiB

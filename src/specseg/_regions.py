@@ -29,9 +29,10 @@ as one over the root of their size, and with ``s`` that small a region whose
 mean is pulled a little (a few voxels of the next object) is cut off from
 all its neighbours, so that small groups of such regions become
 near-components that the cut spends segments on. A contrast below a tenth of
-the summed spreads is never strong evidence of a boundary. Dividing by the spreads keeps a superpixel that
-straddles a boundary (its mean in between, its spread large) linked to both
-sides instead of isolating it as a segment of its own. The length factor makes
+the summed spreads is never strong evidence of a boundary. Dividing by the
+spreads keeps a superpixel that straddles a boundary (its mean in between, its
+spread large) linked to both sides instead of isolating it as a segment of its
+own. The length factor makes
 the region graph a coarse version of the pixel graph: cutting a long boundary
 costs more than cutting a short one. The default ``beta = 4`` is sharp: an
 edge whose contrast is a few times the typical one is nearly free to cut.
@@ -232,10 +233,11 @@ def superpixels(features, *, n_regions, method="slic", compactness=None, mask=No
     Volumes whose regions hold at least ``COARSE_REGION_VOXELS`` voxels are
     over-segmented on a grid coarser by ``COARSE_FACTOR`` per axis (the
     smoothed features averaged over ``2 x 2 x 2`` cells) and the labels spread
-    back to the voxels: SLIC's cost falls about eightfold, and the boundary
+    back to the voxels: SLIC's cost falls about sixfold, and the boundary
     pass of the region mode (:func:`snap_boundaries`, whose band is half a
     region wide) restores voxel-accurate boundaries. The in-memory region mode
     and the blockwise path both come through here, so they over-segment alike.
+    (A mask can cut a region of the coarse grid in two at the voxels.)
     """
     ndim = features.ndim - 1
     n_inside = int(np.prod(features.shape[:-1])) if mask is None else int(np.count_nonzero(mask))
