@@ -167,10 +167,10 @@ def test_pixel_graph_median_scale_and_lab(rng):
 
 
 def test_contrast_scale_has_a_floor_so_impure_regions_stay_linked():
-    """Large regions have nearly noiseless means, so their median contrast is tiny;
-    without a floor under the kernel's scale a region whose mean is pulled a
-    little (a few boundary voxels of the next object) would be cut off as if it
-    were an object of its own."""
+    """Large regions (volumes) have nearly noiseless means, so their median
+    contrast is tiny; without a floor under the kernel's scale a region whose
+    mean is pulled a little (a few boundary voxels of the next object) would be
+    cut off as if it were an object of its own."""
     from specseg._regions import CONTRAST_FLOOR, region_affinity
 
     n = 40  # a chain of regions: 0 .. 19 one object (region 10 slightly impure), 20 .. 39 another
@@ -186,11 +186,15 @@ def test_contrast_scale_has_a_floor_so_impure_regions_stay_linked():
         length=np.full(n - 1, 100.0),
         contrast=np.zeros(n - 1),
     )
-    affinity, scale = region_affinity(stats, beta=4.0)
-    assert scale == CONTRAST_FLOOR
+    affinity, scale = region_affinity(stats, beta=4.0, floor=CONTRAST_FLOOR[3])
+    assert scale == CONTRAST_FLOOR[3]
     within = affinity[[0], [1]][0]
     assert affinity[[9], [10]][0] > 1e-2 * within  # the impure region stays in its object
     assert affinity[[19], [20]][0] < 1e-6 * within  # the objects stay apart
+    # region_graph applies it to volumes
+    volume = np.indices((24, 24, 24))[0] > 11
+    volume = volume + 0.1 * np.random.default_rng(0).standard_normal(volume.shape)
+    assert region_graph(volume, n_regions=12).scale >= CONTRAST_FLOOR[3]
 
 
 def test_volume_superpixels_on_a_coarse_grid_respect_the_mask(rng):

@@ -42,6 +42,7 @@ from ._assign import ASSIGN_METHODS
 from ._clustering import _cluster
 from ._embedding import SOLVERS, _touched_bytes
 from ._regions import (
+    CONTRAST_FLOOR,
     DEFAULT_REGIONS,
     SUPERPIXELS,
     RegionStatistics,
@@ -400,7 +401,7 @@ def segment(
         raise ValueError("the supervoxels have no adjacent pairs; pass a larger n_regions.")
     n_segments = check_n_segments(n_segments, stats.n_regions, allow_auto=True)
 
-    affinity, _ = region_affinity(stats, beta=beta)
+    affinity, _ = region_affinity(stats, beta=beta, floor=CONTRAST_FLOOR[image.ndim])
     solver = _partition_solver(solver, stats.n_regions)
     with job_memory(_touched_bytes(affinity, 17 if n_segments == "auto" else n_segments, solver)):
         node_labels, result = _cluster(affinity, n_segments, solver=solver, assign=assign,

@@ -22,14 +22,17 @@ and a shared boundary of ``l_ij`` pixel faces, the contrast and weight are
 
 where ``m`` is the median of ``||mu_i - mu_j||`` and ``s`` the median of
 ``c_ij`` over all adjacent pairs (most pairs lie inside one object, so the
-medians measure the noise of the means plus slow shading), but at least
-``CONTRAST_FLOOR = 0.1``, and ``l-bar`` the mean shared boundary length. The
-floor matters for large regions (volumes): the noise of their means shrinks
-as one over the root of their size, and with ``s`` that small a region whose
-mean is pulled a little (a few voxels of the next object) is cut off from
-all its neighbours, so that small groups of such regions become
-near-components that the cut spends segments on. A contrast below a tenth of
-the summed spreads is never strong evidence of a boundary. Dividing by the
+medians measure the noise of the means plus slow shading), for volumes at
+least ``CONTRAST_FLOOR[3] = 0.1``, and ``l-bar`` the mean shared boundary
+length. The floor is for the large regions of volumes (about 2,000 to 16,000
+voxels each by default, against 40 to 2,600 pixels in a frame): the noise of
+their means shrinks as one over the root of their size, and with ``s`` that
+small a region whose mean is pulled a little (a few voxels of the next
+object) is cut off from all its neighbours, so that small groups of such
+regions become near-components that the cut spends segments on (two cells of
+a 512³ Voronoi volume merged). Frames keep the median: on noisy ones it is
+already near 0.1 (0.068 on ``shapes(256, noise=0.2)``), and a floor of 0.1
+there merged two shapes on one draw of four. Dividing by the
 spreads keeps a superpixel that straddles a boundary (its mean in between, its
 spread large) linked to both sides instead of isolating it as a segment of its
 own. The length factor makes
@@ -79,8 +82,9 @@ DEFAULT_REGIONS = {2: 400, 3: 1000}
 MIN_REGION_PIXELS = 40
 #: Gaussian smoothing (pixels) of the features compared when snapping boundaries.
 SNAP_SIGMA = 0.5
-#: Smallest contrast scale ``s`` of the affinity kernel (see the module notes).
-CONTRAST_FLOOR = 0.1
+#: Smallest contrast scale ``s`` of the affinity kernel per number of spatial
+#: axes (see the module notes).
+CONTRAST_FLOOR = {2: 0.0, 3: 0.1}
 #: Volumes with regions of at least this many voxels are over-segmented on a
 #: grid coarser by ``COARSE_FACTOR`` per axis (see :func:`superpixels`).
 COARSE_REGION_VOXELS = 1000
@@ -191,10 +195,12 @@ class RegionStatistics:
         )
 
 
-def region_affinity(stats, *, beta=4.0):
+def region_affinity(stats, *, beta=4.0, floor=0.0):
     """Affinity matrix of a region adjacency graph from its statistics.
 
-    See the module notes for the formula. Returns ``(affinity, scale)``.
+    See the module notes for the formula; ``floor`` is the smallest contrast
+    scale (``CONTRAST_FLOOR[ndim]`` in :func:`region_graph` and the blockwise
+    path). Returns ``(affinity, scale)``.
     """
     beta = check_positive_float("beta", beta, allow_zero=True)
     mean = stats.mean
@@ -204,7 +210,7 @@ def region_affinity(stats, *, beta=4.0):
     i, j = stats.pairs[:, 0], stats.pairs[:, 1]
     distance = np.linalg.norm(mean[i] - mean[j], axis=1)
     contrast = distance / (spread[i] + spread[j] + _median_scale(distance))
-    scale = max(_median_scale(contrast), CONTRAST_FLOOR)
+    scale = max(_median_scale(contrast), floor)
     length = stats.length
     weights = np.exp(contrast * (-beta / scale)) * (length / length.mean() if length.size else 1)
     # keep every edge: a weight that underflows would silently disconnect the graph
@@ -441,7 +447,7 @@ def region_graph(
     labels = superpixels(features, n_regions=int(n_regions), method=superpixel_method,
                          compactness=compactness, mask=mask, spacing=spacing)
     stats = RegionStatistics.from_labels(features, labels)
-    affinity, scale = region_affinity(stats, beta=beta)
+    affinity, scale = region_affinity(stats, beta=beta, floor=CONTRAST_FLOOR[len(shape)])
     return Graph(affinity=affinity, shape=tuple(shape), mask=mask, node_map=labels, scale=scale)
 
 
