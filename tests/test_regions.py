@@ -186,15 +186,16 @@ def test_contrast_scale_has_a_floor_so_impure_regions_stay_linked():
         length=np.full(n - 1, 100.0),
         contrast=np.zeros(n - 1),
     )
-    affinity, scale = region_affinity(stats, beta=4.0, floor=CONTRAST_FLOOR[3])
-    assert scale == CONTRAST_FLOOR[3]
+    affinity, scale = region_affinity(stats, beta=4.0, floor=CONTRAST_FLOOR)
+    assert scale == CONTRAST_FLOOR
     within = affinity[[0], [1]][0]
     assert affinity[[9], [10]][0] > 1e-2 * within  # the impure region stays in its object
     assert affinity[[19], [20]][0] < 1e-6 * within  # the objects stay apart
-    # region_graph applies it to volumes
+    # region_graph applies it to volumes of large regions only
     volume = np.indices((24, 24, 24))[0] > 11
     volume = volume + 0.1 * np.random.default_rng(0).standard_normal(volume.shape)
-    assert region_graph(volume, n_regions=12).scale >= CONTRAST_FLOOR[3]
+    assert region_graph(volume, n_regions=12).scale == CONTRAST_FLOOR  # 1,152 voxels each
+    assert region_graph(volume, n_regions=100).scale < CONTRAST_FLOOR  # 138 voxels each
 
 
 def test_volume_superpixels_on_a_coarse_grid_respect_the_mask(rng):

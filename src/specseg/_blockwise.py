@@ -42,10 +42,10 @@ from ._assign import ASSIGN_METHODS
 from ._clustering import _cluster
 from ._embedding import SOLVERS, _touched_bytes
 from ._regions import (
-    CONTRAST_FLOOR,
     DEFAULT_REGIONS,
     SUPERPIXELS,
     RegionStatistics,
+    contrast_floor,
     default_n_regions,
     region_affinity,
     snap_boundaries,
@@ -401,7 +401,8 @@ def segment(
         raise ValueError("the supervoxels have no adjacent pairs; pass a larger n_regions.")
     n_segments = check_n_segments(n_segments, stats.n_regions, allow_auto=True)
 
-    affinity, _ = region_affinity(stats, beta=beta, floor=CONTRAST_FLOOR[image.ndim])
+    floor = contrast_floor(image.ndim, n_inside / max(stats.n_regions, 1))
+    affinity, _ = region_affinity(stats, beta=beta, floor=floor)
     solver = _partition_solver(solver, stats.n_regions)
     with job_memory(_touched_bytes(affinity, 17 if n_segments == "auto" else n_segments, solver)):
         node_labels, result = _cluster(affinity, n_segments, solver=solver, assign=assign,

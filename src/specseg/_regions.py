@@ -22,17 +22,19 @@ and a shared boundary of ``l_ij`` pixel faces, the contrast and weight are
 
 where ``m`` is the median of ``||mu_i - mu_j||`` and ``s`` the median of
 ``c_ij`` over all adjacent pairs (most pairs lie inside one object, so the
-medians measure the noise of the means plus slow shading), for volumes at
-least ``CONTRAST_FLOOR[3] = 0.1``, and ``l-bar`` the mean shared boundary
-length. The floor is for the large regions of volumes (about 2,000 to 16,000
-voxels each by default, against 40 to 2,600 pixels in a frame): the noise of
-their means shrinks as one over the root of their size, and with ``s`` that
-small a region whose mean is pulled a little (a few voxels of the next
-object) is cut off from all its neighbours, so that small groups of such
-regions become near-components that the cut spends segments on (two cells of
-a 512³ Voronoi volume merged). Frames keep the median: on noisy ones it is
-already near 0.1 (0.068 on ``shapes(256, noise=0.2)``), and a floor of 0.1
-there merged two shapes on one draw of four. Dividing by the
+medians measure the noise of the means plus slow shading), and for volumes
+of large regions (at least ``COARSE_REGION_VOXELS`` voxels each) at least
+``CONTRAST_FLOOR = 0.1`` (:func:`contrast_floor`), and ``l-bar`` the mean
+shared boundary length. The noise of a region's mean shrinks as one over the
+root of its size, and with ``s`` that small a region whose mean is pulled a
+little (a few voxels of the next object) is cut off from all its neighbours,
+so that small groups of such regions become near-components that the cut
+spends segments on (on a 128³ Voronoi volume of 8 cells: 10 eigenvalues
+below 1.5e-13, two cells merged). Frames and volumes of small regions keep
+the median: there it is already near 0.1 when the image is noisy (0.068 on
+``shapes(256, noise=0.2)``), and a floor of 0.1 merged two shapes on one draw
+of four of that scene and chose 4 segments for 5 balls on one of three 64³
+volumes (``n_segments="auto"``). Dividing by the
 spreads keeps a superpixel that straddles a boundary (its mean in between, its
 spread large) linked to both sides instead of isolating it as a segment of its
 own. The length factor makes
@@ -82,9 +84,9 @@ DEFAULT_REGIONS = {2: 400, 3: 1000}
 MIN_REGION_PIXELS = 40
 #: Gaussian smoothing (pixels) of the features compared when snapping boundaries.
 SNAP_SIGMA = 0.5
-#: Smallest contrast scale ``s`` of the affinity kernel per number of spatial
-#: axes (see the module notes).
-CONTRAST_FLOOR = {2: 0.0, 3: 0.1}
+#: Smallest contrast scale ``s`` of the affinity kernel on volumes of large
+#: regions (see the module notes and :func:`contrast_floor`).
+CONTRAST_FLOOR = 0.1
 #: Volumes with regions of at least this many voxels are over-segmented on a
 #: grid coarser by ``COARSE_FACTOR`` per axis (see :func:`superpixels`).
 COARSE_REGION_VOXELS = 1000
@@ -199,7 +201,7 @@ def region_affinity(stats, *, beta=4.0, floor=0.0):
     """Affinity matrix of a region adjacency graph from its statistics.
 
     See the module notes for the formula; ``floor`` is the smallest contrast
-    scale (``CONTRAST_FLOOR[ndim]`` in :func:`region_graph` and the blockwise
+    scale (:func:`contrast_floor` in :func:`region_graph` and the blockwise
     path). Returns ``(affinity, scale)``.
     """
     beta = check_positive_float("beta", beta, allow_zero=True)
@@ -217,6 +219,20 @@ def region_affinity(stats, *, beta=4.0, floor=0.0):
     weights = np.maximum(weights, np.finfo(np.float64).tiny)
     affinity = _symmetric_csr([i], [j], [weights], stats.n_regions)
     return affinity, scale
+
+
+def contrast_floor(ndim, voxels_per_region):
+    """The floor under the kernel's contrast scale: ``CONTRAST_FLOOR`` for
+    volumes whose regions hold at least ``COARSE_REGION_VOXELS`` voxels, else 0.
+
+    Examples
+    --------
+    >>> contrast_floor(3, 4096), contrast_floor(3, 262), contrast_floor(2, 4096)
+    (0.1, 0.0, 0.0)
+    """
+    if ndim == 3 and voxels_per_region >= COARSE_REGION_VOXELS:
+        return CONTRAST_FLOOR
+    return 0.0
 
 
 def _median_scale(distance):
@@ -447,7 +463,8 @@ def region_graph(
     labels = superpixels(features, n_regions=int(n_regions), method=superpixel_method,
                          compactness=compactness, mask=mask, spacing=spacing)
     stats = RegionStatistics.from_labels(features, labels)
-    affinity, scale = region_affinity(stats, beta=beta, floor=CONTRAST_FLOOR[len(shape)])
+    floor = contrast_floor(len(shape), n_pixels / max(stats.n_regions, 1))
+    affinity, scale = region_affinity(stats, beta=beta, floor=floor)
     return Graph(affinity=affinity, shape=tuple(shape), mask=mask, node_map=labels, scale=scale)
 
 
