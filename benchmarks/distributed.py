@@ -11,10 +11,13 @@ store with its ground truth beside it. Every case then runs in a fresh Python pr
   labels written to zarr chunk by chunk.
 
 Reported: wall time (the distributed figure includes writing the labels, not
-starting the cluster), the peak resident memory of every worker (sampled every
-0.2 s through ``Client.run``) and of the client process (``ru_maxrss``; the
-LocalCluster's scheduler runs in it too), worker restarts, and the ARI of the
-labels against the ground truth, accumulated chunk by chunk.
+starting the cluster) and, under each row, the load average before and after
+the case and the seconds per stage (``info["timings"]``, then the relabelling,
+the boundary pass and the writing of the labels together), the peak resident
+memory of every worker (sampled every 0.2 s through ``Client.run``) and of
+the client process (``ru_maxrss``; the LocalCluster's scheduler runs in it
+too), worker restarts, and the ARI of the labels against the ground truth,
+accumulated chunk by chunk.
 
     python benchmarks/distributed.py --sizes 128 256 --workers 0 1 2
     python benchmarks/distributed.py --sizes 512 --workers 2 --memory 2GiB
@@ -158,7 +161,9 @@ with LocalCluster(n_workers=args["workers"], threads_per_worker=1, processes=Tru
     print(json.dumps({"seconds": seconds, "graph_seconds": partitioned,
                       "client": peak_rss(), "workers": sorted(peaks.values()),
                       "restarted": len(before - after), "n_regions": info["n_regions"],
-                      "n_edges": info["n_edges"]}))
+                      "n_edges": info["n_edges"],
+                      "stages": {**info["timings"], "relabel, boundaries, write":
+                                 seconds - partitioned}}))
 """
 
 
@@ -292,6 +297,7 @@ def main():
         if not os.path.exists(os.path.join(scene, "image.zarr")):
             make_scene(scene, size, n_regions=args.k)
         for workers in args.workers:
+            load = os.getloadavg()[0]
             r = run_case(scratch, size, workers, k=args.k, memory=args.memory,
                          chunks=args.chunks, method=args.method)
             if "error" in r:
@@ -302,6 +308,9 @@ def main():
             print(f"| {size}³ | {workers or 'in-memory'} | {r['seconds']:.1f} | {peak} | "
                   f"{r['client'] / 2**30:.2f} | {r.get('restarted', '-')} | "
                   f"{r.get('n_regions', '-')} | {r['ari']:.3f} | {versus} |", flush=True)
+            stages = ", ".join(f"{name} {t:.1f}" for name, t in r.get("stages", {}).items())
+            print(f"  load {load:.1f} -> {os.getloadavg()[0]:.1f}"
+                  + (f"; seconds per stage: {stages}" if stages else ""), flush=True)
     print(f"load {os.getloadavg()[0]:.2f} at end")
 
 

@@ -35,8 +35,9 @@ def test_blockwise_agrees_with_in_memory_and_truth(volume):
     labels = labels.compute()
     assert labels.dtype == np.int32 and sorted(np.unique(labels)) == [0, 1, 2, 3]
     in_memory = segment(image, 4, random_state=0)
-    assert _ari(in_memory, labels) >= 0.95
-    assert _ari(truth, labels) >= 0.95
+    # the same supervoxel function, the same region graph, the same boundary pass
+    assert _ari(in_memory, labels) >= 0.98
+    assert _ari(truth, labels) >= 0.98
 
 
 def test_a_ball_across_eight_blocks_is_one_segment():

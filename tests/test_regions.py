@@ -164,3 +164,53 @@ def test_pixel_graph_median_scale_and_lab(rng):
     assert lab.n_edges == pixel_graph(colour, channel_axis=-1).n_edges
     with pytest.raises(ValueError, match="scale"):
         pixel_graph(image, scale="mean")
+
+
+def test_contrast_scale_has_a_floor_so_impure_regions_stay_linked():
+    """Large regions (volumes) have nearly noiseless means, so their median
+    contrast is tiny; without a floor under the kernel's scale a region whose
+    mean is pulled a little (a few boundary voxels of the next object) would be
+    cut off as if it were an object of its own."""
+    from specseg._regions import CONTRAST_FLOOR, region_affinity
+
+    n = 40  # a chain of regions: 0 .. 19 one object (region 10 slightly impure), 20 .. 39 another
+    level = np.where(np.arange(n) < 20, 0.0, 1.0) + 1e-4 * np.cos(np.arange(n))
+    level[10] += 0.02
+    count = np.full(n, 4000.0)
+    spread = 0.1
+    stats = RegionStatistics(
+        count=count,
+        total=(level * count)[:, None],
+        total_sq=((level**2 + spread**2) * count)[:, None],
+        pairs=np.stack([np.arange(n - 1), np.arange(1, n)], axis=1),
+        length=np.full(n - 1, 100.0),
+        contrast=np.zeros(n - 1),
+    )
+    affinity, scale = region_affinity(stats, beta=4.0, floor=CONTRAST_FLOOR)
+    assert scale == CONTRAST_FLOOR
+    within = affinity[[0], [1]][0]
+    assert affinity[[9], [10]][0] > 1e-2 * within  # the impure region stays in its object
+    assert affinity[[19], [20]][0] < 1e-6 * within  # the objects stay apart
+    # region_graph applies it to volumes of large regions only
+    volume = np.indices((24, 24, 24))[0] > 11
+    volume = volume + 0.1 * np.random.default_rng(0).standard_normal(volume.shape)
+    assert region_graph(volume, n_regions=12).scale == CONTRAST_FLOOR  # 1,152 voxels each
+    assert region_graph(volume, n_regions=100).scale < CONTRAST_FLOOR  # 138 voxels each
+
+
+def test_volume_superpixels_on_a_coarse_grid_respect_the_mask(rng):
+    from specseg._regions import coarse_factor, superpixels
+
+    shape = (34, 32, 33)  # odd sides: the coarse cells are padded, then cropped
+    grid = np.indices(shape) - np.array(shape)[:, None, None, None] / 2
+    mask = (grid**2).sum(axis=0) < 15**2
+    features = (grid[0] > 0) + 0.1 * rng.standard_normal(shape)
+    n_regions = 12
+    assert coarse_factor(shape, mask.sum() / n_regions) == 2
+    labels = superpixels(features[..., None], n_regions=n_regions, mask=mask)
+    assert (labels[~mask] == -1).all() and (labels[mask] >= 0).all()
+    assert set(np.unique(labels[mask])) == set(range(labels.max() + 1))
+    assert 0.5 * n_regions <= labels.max() + 1 <= 2 * n_regions
+    top = labels[mask & (grid[0] > 1)]
+    bottom = labels[mask & (grid[0] < -2)]
+    assert not set(top) & set(bottom)  # regions follow the step between the halves

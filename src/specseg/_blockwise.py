@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import time
 
 import numpy as np
 from scipy import ndimage
@@ -44,6 +45,7 @@ from ._regions import (
     DEFAULT_REGIONS,
     SUPERPIXELS,
     RegionStatistics,
+    contrast_floor,
     default_n_regions,
     region_affinity,
     snap_boundaries,
@@ -318,7 +320,10 @@ def segment(
     return_info : bool, optional
         Also return a dict: ``n_segments``, ``n_regions`` (nodes of the region
         graph), ``n_edges``, ``n_blocks``, ``chunks``, ``eigenvalues``,
-        ``solver``, ``scale`` (the feature ``low, span``).
+        ``solver``, ``scale`` (the feature ``low, span``), ``timings`` (seconds
+        of the stages run so far: "supervoxels" (the scale, features and
+        supervoxels), "statistics" and "partition"; the relabelling and the
+        boundary pass run when ``labels`` is computed).
 
     Returns
     -------
@@ -360,6 +365,8 @@ def segment(
             f"supervoxel_store {os.fspath(supervoxel_store)!r} already exists; pass a new path "
             "(nothing is overwritten).")
     image, mask = _prepare(array, chunks, mask)
+    clock = time.perf_counter()
+    timings = {}
 
     n_inside = image.size if mask is None else int(mask.sum().compute())
     if n_inside == 0:
@@ -369,9 +376,10 @@ def segment(
     voxels_per_region = n_inside / n_regions
     low, span = _feature_scale(image)
 
-    features = (image.astype(np.float64) - low) / span
+    # float32 halves what every pass reads and holds; the sums are taken in float64
+    features = (image.astype(np.float32) - np.float32(low)) / np.float32(span)
     smooth = features.map_overlap(ndimage.gaussian_filter, depth=SMOOTH_HALO, boundary="none",
-                                  sigma=SMOOTH_SIGMA, mode="reflect", dtype=np.float64)
+                                  sigma=SMOOTH_SIGMA, mode="reflect", dtype=np.float32)
     blocks = (smooth,) if mask is None else (smooth, mask)
     supervoxels = da.map_blocks(
         _block_supervoxels, *blocks, dtype=np.int32,
@@ -379,24 +387,29 @@ def segment(
     )
     if supervoxel_store is None:
         supervoxels = supervoxels.persist()
+        _wait(supervoxels)
     else:
         supervoxels.to_zarr(os.fspath(supervoxel_store))
         supervoxels = da.from_zarr(os.fspath(supervoxel_store))
+    clock = _lap(timings, "supervoxels", clock)
 
     tasks = _statistics_tasks(features, supervoxels)
     parts = dask.compute(*tasks)
     stats, first, offsets = _global_statistics(parts, supervoxels.numblocks, image.shape)
+    clock = _lap(timings, "statistics", clock)
     if stats.pairs.shape[0] == 0 and stats.n_regions > 1:
         raise ValueError("the supervoxels have no adjacent pairs; pass a larger n_regions.")
     n_segments = check_n_segments(n_segments, stats.n_regions, allow_auto=True)
 
-    affinity, _ = region_affinity(stats, beta=beta)
+    floor = contrast_floor(image.ndim, n_inside / max(stats.n_regions, 1))
+    affinity, _ = region_affinity(stats, beta=beta, floor=floor)
     solver = _partition_solver(solver, stats.n_regions)
     with job_memory(_touched_bytes(affinity, 17 if n_segments == "auto" else n_segments, solver)):
         node_labels, result = _cluster(affinity, n_segments, solver=solver, assign=assign,
                                        refine=refine, tol=None, rng=rng)
     n_segments = result.eigenvalues.size
     table = _canonical_table(node_labels, first, n_segments)
+    _lap(timings, "partition", clock)
 
     labels = _relabelled(supervoxels, table, offsets)
     if refine and n_segments > 1:
@@ -416,8 +429,27 @@ def segment(
         "eigenvalues": result.eigenvalues.tolist(),
         "solver": result.solver,
         "scale": (low, span),
+        "timings": timings,
     }
     return labels, info
+
+
+def _lap(timings, stage, start):
+    """Record the seconds since ``start`` under ``stage``; return the time now."""
+    now = time.perf_counter()
+    timings[stage] = now - start
+    return now
+
+
+def _wait(collection):
+    """Wait for a persisted collection when a distributed client runs it (so the
+    stage timings are the stages'); the local schedulers persist eagerly."""
+    try:
+        from distributed import default_client, wait
+        default_client()
+    except (ImportError, ValueError):
+        return
+    wait(collection)
 
 
 def _partition_solver(solver, n_nodes):
@@ -649,9 +681,10 @@ def estimate_memory(shape, *, chunks=None, n_regions=None, n_workers=1, threads_
     (measured: at most 102), and the workers together hold
     ``HELD_BYTES_PER_VOXEL`` bytes per voxel of the volume; a region-graph node
     costs ``CLIENT_BYTES_PER_NODE`` on the client. Against the runs of
-    ``docs/scale-out.md``: 0.80 GiB predicted per worker against 0.58 GiB
-    measured (256³, one worker), 1.36 against 1.28 GiB (512³, two workers), and
-    0.33 against 0.23 GiB on the client (512³).
+    ``docs/scale-out.md``: 0.80 GiB predicted per worker against 0.47 GiB
+    measured (256³, one worker), 1.36 against 1.10 GiB (512³, two workers), and
+    0.33 against 0.23 GiB on the client (512³). The per-voxel figures were
+    calibrated when the features were float64; with float32 they are upper bounds.
 
     Examples
     --------
@@ -678,8 +711,9 @@ def estimate_memory(shape, *, chunks=None, n_regions=None, n_workers=1, threads_
             "supervoxels": 4 * n_voxels, "n_regions": int(n_regions)}
 
 
-#: Bytes one block task holds per voxel of its block and halo (float64 features,
-#: their smoothing, SLIC's distance and label arrays, the boundary pass).
+#: Bytes one block task holds per voxel of its block and halo (the features,
+#: their smoothing, SLIC's distance and label arrays, the boundary pass;
+#: measured with float64 features, an upper bound with float32).
 TASK_BYTES_PER_VOXEL = 120
 #: Bytes per voxel held across the workers while a job runs: the int32
 #: supervoxels (4) and blocks waiting for their neighbours' halos (measured on

@@ -410,7 +410,9 @@ def _region_stage_peaks(spatial, channels, dtype):
         _REGION_BYTES_PER_PIXEL + _REGION_BYTES_PER_CHANNEL_PIXEL * channels
     )
     small = 16 * n_pixels  # labels back in image space, boundary snapping
-    fixed = _IMPORTS["base"] + _IMPORTS["amg"]
+    # no multigrid import: the default region graph (at most DEFAULT_REGIONS
+    # nodes) is solved densely
+    fixed = _IMPORTS["base"]
     stages = {"graph": graph, "embedding": small, "assignment": small, "refinement": graph}
     return {stage: int(value + fixed) for stage, value in stages.items()}
 
