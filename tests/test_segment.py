@@ -119,11 +119,12 @@ def test_progress_and_info():
     assert 0 <= info["ncut"] < 1
 
 
-@pytest.mark.parametrize("seed", [3, 14])
+@pytest.mark.parametrize("seed", [2, 3])
 def test_shaded_background_is_not_cut(seed):
-    # a faint object and a background shaded by 0.3 across the frame: the
+    # 8 grey levels 1/7 apart, noise 0.1, the background shaded by 0.3 across
+    # the frame; 100 regions of ~370 pixels, as on a 512² frame by default. The
     # cheapest extra normalized cut runs along the shading through the
     # background, a boundary with no step across it (issue 11)
-    image, truth = shapes(160, n_shapes=7, noise=0.1, shading=0.3, random_state=seed)
-    labels = segment(image, 8, random_state=0)
-    assert adjusted_rand_score(truth.ravel(), labels.ravel()) > 0.85
+    image, truth = shapes(192, n_shapes=7, noise=0.1, shading=0.3, random_state=seed)
+    labels = segment(image, 8, n_regions=100, random_state=0)
+    assert adjusted_rand_score(truth.ravel(), labels.ravel()) > 0.9

@@ -31,13 +31,20 @@ Choosing the partition
 ----------------------
 :func:`supported_partition` compares the spectral partition with the one
 found by merging the regions greedily, always the adjacent pair of segments
-with the weakest boundary (:func:`merge_regions`). A boundary is supported
-when its contrast is at least ``factor`` times the median difference between
-the means of adjacent regions (the level of noise and shading, as most
-adjacent regions lie inside one segment). The merged partition replaces the
-spectral one only when the spectral one has an unsupported boundary, the
-merged one has none, and the spectral one's weakest boundary is below
-``ratio`` times the merged one's weakest. The spectral cut is the better partition wherever the image
+with the weakest boundary (:func:`merge_regions`). Let ``t`` be the median
+difference between the means of adjacent regions (the level of noise and
+shading, as most adjacent regions lie inside one segment). The merged
+partition replaces the spectral one only when
+
+- ``t`` is at least ``shading`` times its own noise (the pixel noise
+  averaged over the regions): something other than noise, such as shading,
+  separates neighbouring regions; where noise dominates, greedy merging is
+  unreliable and a cut along shading is not the risk;
+- the spectral partition's weakest boundary is below ``factor * t``;
+- the merged partition's weakest boundary is at least ``merged_factor * t``;
+- the spectral partition's weakest boundary is weaker than the merged
+  partition's weakest, and even below ``ratio`` times it if it is itself at
+  least ``merged_factor * t``. The spectral cut is the better partition wherever the image
 supports its boundaries (greedy merging makes early mistakes it never
 undoes); a cut through a shaded background has a boundary no stronger than
 the shading step between neighbouring regions.
@@ -51,11 +58,17 @@ import numpy as np
 
 __all__ = ["boundary_contrast", "merge_regions", "supported_partition"]
 
-#: A boundary is supported when its contrast is at least this many times the
-#: median difference of the means of adjacent regions (noise and shading).
-SUPPORT_FACTOR = 4.0
-#: An unsupported spectral partition gives way to a supported merged one when
-#: its weakest boundary contrast is below this fraction of the merged one's.
+#: The fallback applies only where the median difference of the means of
+#: adjacent regions is at least this many times its noise: where something
+#: other than noise (shading) separates neighbouring regions.
+SHADING_FACTOR = 1.5
+#: The spectral partition is kept when its weakest boundary contrast is at
+#: least this many times that median difference ...
+SUPPORT_FACTOR = 6.5
+#: ... or when the merged partition's weakest is below this many times it ...
+MERGED_FACTOR = 2.5
+#: ... or, when the spectral partition's weakest is at least ``MERGED_FACTOR``
+#: times it, when it is not below this fraction of the merged one's weakest.
 SUPPORT_RATIO = 0.75
 
 
@@ -225,16 +238,25 @@ def _oriented(entry, first):
 
 
 def typical_contrast(stats):
-    """Median norm of the difference of the means of adjacent regions (0 if none)."""
+    """Medians, over adjacent regions, of the norm of the difference of their
+    means and of the standard deviation of that difference from pixel noise.
+
+    Returns ``(contrast, noise)``, ``(0, 0)`` for a graph without edges.
+    """
     i, j = stats.pairs[:, 0], stats.pairs[:, 1]
     if i.size == 0:
-        return 0.0
+        return 0.0, 0.0
     mean = stats.mean
-    return float(np.median(np.linalg.norm(mean[i] - mean[j], axis=1)))
+    count = np.maximum(stats.count, 1)
+    mean_variance = np.maximum(stats.total_sq / count[:, None] - mean**2, 0.0).sum(axis=1) / count
+    contrast = np.linalg.norm(mean[i] - mean[j], axis=1)
+    noise = np.sqrt(mean_variance[i] + mean_variance[j])
+    return float(np.median(contrast)), float(np.median(noise))
 
 
-def supported_partition(stats, labels, n_segments, *, ratio=SUPPORT_RATIO,
-                        factor=SUPPORT_FACTOR):
+def supported_partition(stats, labels, n_segments, *, shading=SHADING_FACTOR,
+                        factor=SUPPORT_FACTOR, merged_factor=MERGED_FACTOR,
+                        ratio=SUPPORT_RATIO):
     """The spectral partition, or the greedy merge where that is better supported.
 
     Parameters
@@ -245,7 +267,7 @@ def supported_partition(stats, labels, n_segments, *, ratio=SUPPORT_RATIO,
         The spectral partition of the regions into ``n_segments`` segments.
     n_segments : int
         Number of segments.
-    ratio, factor : float, optional
+    shading, factor, merged_factor, ratio : float, optional
         See the module notes.
 
     Returns
@@ -258,14 +280,18 @@ def supported_partition(stats, labels, n_segments, *, ratio=SUPPORT_RATIO,
     labels = np.asarray(labels)
     if n_segments < 2 or int(labels.max()) + 1 != n_segments:
         return labels
-    floor = factor * typical_contrast(stats)
+    typical, noise = typical_contrast(stats)
+    if typical < shading * noise:
+        return labels  # neighbours differ by noise: no shading to cut along
     weakest = weakest_boundary(stats, labels)
-    if weakest >= floor:
+    if weakest >= factor * typical:
         return labels  # every boundary is supported
     merged = merge_regions(stats, n_segments)
     if merged is None:
         return labels
     alternative = weakest_boundary(stats, merged)
-    if alternative >= floor and weakest < ratio * alternative:
-        return merged
-    return labels
+    if alternative < merged_factor * typical:
+        return labels  # the merged partition is no better supported
+    # a spectral boundary below the merged one's bar loses to any stronger one
+    limit = alternative if weakest < merged_factor * typical else ratio * alternative
+    return merged if weakest < limit else labels
