@@ -85,7 +85,10 @@ def segment(
     mode : {"auto", "pixels", "regions", "contours"}, optional
         "pixels" cuts the graph of neighbouring pixels (:func:`pixel_graph`);
         "regions" cuts a graph of superpixels (:func:`region_graph`), which is
-        much better and faster on whole frames. "contours" (2-D only) cuts the
+        much better and faster on whole frames (with ``refine``, a cut with a
+        boundary that no step in the image supports, such as one along slow
+        shading, gives way to a greedy merge of the regions by boundary
+        contrast; see ``specseg._merge``). "contours" (2-D only) cuts the
         hierarchy of :func:`hierarchy`, built from learned boundary cues and
         their spectral globalization: the mode for photographs; with
         ``n_segments="auto"`` it cuts at ``threshold`` (default
