@@ -3,7 +3,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from specseg import canonical_labels, segment
-from specseg.datasets import four_circles
+from specseg.datasets import four_circles, shapes
 
 from .conftest import two_region_image
 
@@ -117,3 +117,14 @@ def test_progress_and_info():
     assert info["n_segments"] == 4 and len(info["eigenvalues"]) == 4
     assert info["n_nodes"] == int(mask.sum())
     assert 0 <= info["ncut"] < 1
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_shaded_background_is_not_cut(seed):
+    # 8 grey levels 1/7 apart, noise 0.1, the background shaded by 0.3 across
+    # the frame; 100 regions of ~370 pixels, as on a 512² frame by default. The
+    # cheapest extra normalized cut runs along the shading through the
+    # background, a boundary with no step across it (issue 11)
+    image, truth = shapes(192, n_shapes=7, noise=0.1, shading=0.3, random_state=seed)
+    labels = segment(image, 8, n_regions=100, random_state=0)
+    assert adjusted_rand_score(truth.ravel(), labels.ravel()) > 0.9

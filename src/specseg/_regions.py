@@ -440,6 +440,14 @@ def region_graph(
     >>> graph.to_image(np.zeros(graph.n_nodes, int)).shape
     (64, 64)
     """
+    return _region_graph(image, n_regions=n_regions, mask=mask, channel_axis=channel_axis,
+                         superpixel_method=superpixel_method, compactness=compactness,
+                         beta=beta, colour_space=colour_space, spacing=spacing)[0]
+
+
+def _region_graph(image, *, n_regions, mask, channel_axis, superpixel_method, compactness, beta,
+                  colour_space, spacing):
+    """:func:`region_graph`, also returning the region statistics and the features."""
     image = check_image(image, channel_axis=channel_axis)
     shape = image.shape[:-1]
     mask = check_mask(mask, shape)
@@ -465,7 +473,8 @@ def region_graph(
     stats = RegionStatistics.from_labels(features, labels)
     floor = contrast_floor(len(shape), n_pixels / max(stats.n_regions, 1))
     affinity, scale = region_affinity(stats, beta=beta, floor=floor)
-    return Graph(affinity=affinity, shape=tuple(shape), mask=mask, node_map=labels, scale=scale)
+    graph = Graph(affinity=affinity, shape=tuple(shape), mask=mask, node_map=labels, scale=scale)
+    return graph, stats, features
 
 
 def snap_boundaries(features, labels, *, width, mask=None):

@@ -14,7 +14,8 @@ from ._embedding import SOLVERS, _touched_bytes
 from ._features import block_reduce, image_features
 from ._graph import pixel_graph
 from ._memory import check_memory as _check_memory
-from ._regions import COLOUR_SPACES, region_graph, snap_boundaries
+from ._contrast import supported_partition
+from ._regions import COLOUR_SPACES, _region_graph, snap_boundaries
 from ._validation import (
     check_image,
     check_mask,
@@ -84,7 +85,10 @@ def segment(
     mode : {"auto", "pixels", "regions", "contours"}, optional
         "pixels" cuts the graph of neighbouring pixels (:func:`pixel_graph`);
         "regions" cuts a graph of superpixels (:func:`region_graph`), which is
-        much better and faster on whole frames. "contours" (2-D only) cuts the
+        much better and faster on whole frames (with ``refine``, a cut with a
+        boundary that no step in the image supports, such as one along slow
+        shading, gives way to a greedy merge of the regions by boundary
+        contrast; see ``specseg._contrast``). "contours" (2-D only) cuts the
         hierarchy of :func:`hierarchy`, built from learned boundary cues and
         their spectral globalization: the mode for photographs; with
         ``n_segments="auto"`` it cuts at ``threshold`` (default
@@ -222,11 +226,13 @@ def segment(
                     colour_space=colour_space,
                 )
             else:
-                graph = region_graph(
+                graph, stats, features = _region_graph(
                     image,
                     n_regions=n_regions,
                     mask=mask,
                     channel_axis=channel_axis,
+                    superpixel_method="slic",
+                    compactness=None,
                     beta=4.0 if beta is None else beta,
                     colour_space=colour_space,
                     spacing=spacing,
@@ -238,10 +244,13 @@ def segment(
                                            assign=assign, refine=refine, tol=None, rng=rng,
                                            stages=stages, max_auto=AUTO_MAX_SEGMENTS)
         n_segments = result.eigenvalues.size
+        if mode == "regions" and refine and n_segments > 1:
+            with stages("merging"):
+                node_labels = supported_partition(stats, node_labels, n_segments)
         labels = graph.to_image(node_labels)
         if mode == "regions" and refine and n_segments > 1:
             with stages("boundaries"):
-                labels = _snap(image, labels, graph, channel_axis, colour_space)
+                labels = _snap(features, labels, graph)
     labels = canonical_labels(labels)
     if not return_info:
         return labels
@@ -346,10 +355,8 @@ def _upsample_labels(labels, factor, shape, mask):
     return np.where(mask, fine, -1)
 
 
-def _snap(image, labels, graph, channel_axis, colour_space):
+def _snap(features, labels, graph):
     """Pixel-accurate boundaries for a region segmentation (see ``snap_boundaries``)."""
-    features = image_features(check_image(image, channel_axis=channel_axis),
-                              colour_space=colour_space)
     n_pixels = labels.size if graph.mask is None else int(graph.mask.sum())
     side = (n_pixels / max(graph.n_nodes, 1)) ** (1.0 / labels.ndim)
     return snap_boundaries(features, labels, width=int(np.ceil(side / 2)))

@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+
+from specseg._contrast import boundary_contrast, merge_regions, supported_partition
+from specseg._regions import RegionStatistics
+
+
+def _brute_contrast(features, regions, segments):
+    """Boundary contrast from a loop over pixel faces (the module notes' formula)."""
+    mean = {r: features[regions == r].mean(axis=0) for r in np.unique(regions)}
+    sums = {}
+    for p in np.ndindex(regions.shape):
+        for axis in range(regions.ndim):
+            q = list(p)
+            q[axis] += 1
+            q = tuple(q)
+            if q[axis] >= regions.shape[axis]:
+                continue
+            i, j = regions[p], regions[q]
+            a, b = segments[i], segments[j]
+            if a == b:
+                continue
+            if a > b:
+                a, b, i, j = b, a, j, i
+            faces, side_a, side_b = sums.get((a, b), (0, 0.0, 0.0))
+            sums[(a, b)] = (faces + 1, side_a + mean[i], side_b + mean[j])
+    return {k: np.linalg.norm(sa / f - sb / f) for k, (f, sa, sb) in sums.items()}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_boundary_contrast_matches_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    regions = rng.integers(0, 6, (7, 8))
+    regions = np.unique(regions, return_inverse=True)[1].reshape(regions.shape)
+    features = rng.random((7, 8, 2))
+    segments = rng.integers(0, 3, regions.max() + 1)
+    stats = RegionStatistics.from_labels(features, regions)
+    pairs, contrast = boundary_contrast(stats, segments)
+    expected = _brute_contrast(features, regions, segments)
+    assert sorted(map(tuple, pairs.tolist())) == sorted(expected)
+    for (a, b), value in zip(pairs.tolist(), contrast, strict=True):
+        assert value == pytest.approx(expected[(a, b)])
+
+
+def test_merge_ignores_a_smooth_ramp():
+    # a ramp across the frame (steps of 0.1 between neighbouring columns of
+    # regions) and one square that steps by 0.3: the square's boundary is kept
+    ramp = np.repeat(np.linspace(0.0, 0.9, 10), 4)[None, :].repeat(40, axis=0)
+    ramp[12:28, 12:28] += 0.3
+    regions = (np.arange(40)[:, None] // 4) * 10 + np.arange(40)[None, :] // 4
+    stats = RegionStatistics.from_labels(ramp[..., None], regions)
+    labels = merge_regions(stats, 2)
+    inside = np.zeros(100, bool)
+    inside[[r * 10 + c for r in range(3, 7) for c in range(3, 7)]] = True
+    assert len(set(labels[inside])) == 1 and len(set(labels[~inside])) == 1
+    assert labels[inside][0] != labels[~inside][0]
+
+
+def test_merge_stops_at_parts_that_never_touch():
+    features = np.zeros((2, 4, 1))
+    regions = np.array([[0, 0, -1, 1], [0, 0, -1, 1]])
+    stats = RegionStatistics.from_labels(features, regions)
+    assert merge_regions(stats, 1) is None
+    assert merge_regions(stats, 2).tolist() == [0, 1]
+
+
+def test_supported_partition_keeps_a_clean_cut():
+    features = np.zeros((8, 8, 1))
+    features[:, 4:] = 1.0
+    regions = (np.arange(8)[:, None] // 2) * 4 + np.arange(8)[None, :] // 2
+    stats = RegionStatistics.from_labels(features, regions)
+    labels = np.tile([0, 0, 1, 1], 4)
+    assert supported_partition(stats, labels, 2) is labels
