@@ -82,7 +82,7 @@ def photo_figure(name, image, n_segments, channel_axis):
 
 #: The photographs of the hierarchy figure and the thresholds shown for each.
 HIERARCHY_PHOTOS = ("camera", "astronaut", "coffee", "chelsea", "coins")
-HIERARCHY_THRESHOLDS = (0.1, 0.2, 0.3)
+HIERARCHY_THRESHOLDS = (0.4, 0.6, 0.8)
 
 
 def hierarchy_figure(name):

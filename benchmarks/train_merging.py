@@ -34,11 +34,14 @@ from bsds import read_ground_truths, read_image  # noqa: E402
 
 from specseg import _merging  # noqa: E402
 from specseg._contours import texton_centres  # noqa: E402
-from specseg._hierarchy import _contour_hierarchy  # noqa: E402
+from specseg._hierarchy import _contour_hierarchy, merged_hierarchy  # noqa: E402
+from specseg._merging import boundary_probability  # noqa: E402
 from specseg._validation import check_image, check_random_state  # noqa: E402
 
 #: Cuts of the contour hierarchy that give the training pairs.
 LEVELS = (0.04, 0.08, 0.12, 0.16, 0.2, 0.25, 0.3, 0.4, 0.5)
+#: Round 2: cuts of the hierarchy merged by the round-1 network.
+MERGED_LEVELS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 GREY_FRACTION = 0.25
 HIDDEN = (16,)
 OUT = Path(__file__).resolve().parents[1] / "src" / "specseg" / "data" / "merging.npz"
@@ -59,8 +62,14 @@ def pair_targets(regions, truths, first, second):
     return differ / len(truths)
 
 
-def image_samples(root, image_id, grey):
-    """Pair features and targets of one train photograph at every level."""
+def image_samples(root, image_id, grey, model=None):
+    """Pair features and targets of one train photograph at every level.
+
+    Without ``model``, the levels are the contour hierarchy's cuts at
+    ``LEVELS``; with a model (round 2), the cuts at ``MERGED_LEVELS`` of the
+    hierarchy that this model's merging makes, whose large regions the
+    contour levels rarely reach.
+    """
     image = read_image(root, "train", image_id).astype(np.float64)
     if grey:
         image = image.mean(axis=-1, keepdims=True)
@@ -71,8 +80,13 @@ def image_samples(root, image_id, grey):
     truths = read_ground_truths(root, "train", image_id)
     n_textons = len(texton_centres())
     X, y = [], []
-    for threshold in LEVELS:
-        regions = contour.cut(threshold=threshold)
+    source, levels = contour, LEVELS
+    if model is not None:
+        source = merged_hierarchy(contour, strength, maps,
+                                  predict=lambda rows: boundary_probability(rows, model))
+        levels = MERGED_LEVELS
+    for threshold in levels:
+        regions = source.cut(threshold=threshold)
         if regions.max() < 1:
             break
         size, histograms, colour = _merging.region_statistics(regions, maps, n_textons)
@@ -108,6 +122,27 @@ def fit_model(X, y):
     return out
 
 
+def sample(jobs, args, name, t0):
+    """The pairs of all ``jobs``, from ``args.cache / name`` when present."""
+    cache = args.cache / name if args.cache else None
+    if cache is not None and cache.exists():
+        with np.load(cache) as data:
+            return data["X"], data["y"]
+    if args.jobs > 1:
+        with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
+            samples = pool.map(_one, jobs)
+    else:
+        samples = [_one(job) for job in jobs]
+    X = np.concatenate([s[0] for s in samples])
+    y = np.concatenate([s[1] for s in samples])
+    print(f"{len(y)} pairs from {len(jobs)} images in {time.perf_counter() - t0:.0f} s",
+          flush=True)
+    if cache is not None:
+        os.makedirs(args.cache, exist_ok=True)
+        np.savez(cache, X=X, y=y)
+    return X, y
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", required=True, type=Path)
@@ -119,27 +154,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
-    cache = args.cache / "merging_samples.npz" if args.cache else None
-    if cache is not None and cache.exists():
-        with np.load(cache) as data:
-            X, y = data["X"], data["y"]
-    else:
-        rng = np.random.default_rng(0)
-        ids = sorted(p.stem for p in (args.root / "images" / "train").glob("*.jpg"))
-        ids = ids[: args.limit]
-        jobs = [(args.root, i, bool(rng.random() < GREY_FRACTION)) for i in ids]
-        if args.jobs > 1:
-            with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
-                samples = pool.map(_one, jobs)
-        else:
-            samples = [_one(job) for job in jobs]
-        X = np.concatenate([s[0] for s in samples])
-        y = np.concatenate([s[1] for s in samples])
-        print(f"{len(y)} pairs from {len(ids)} images in {time.perf_counter() - t0:.0f} s",
-              flush=True)
-        if cache is not None:
-            os.makedirs(args.cache, exist_ok=True)
-            np.savez(cache, X=X, y=y)
+    rng = np.random.default_rng(0)
+    ids = sorted(p.stem for p in (args.root / "images" / "train").glob("*.jpg"))[: args.limit]
+    jobs = [(args.root, i, bool(rng.random() < GREY_FRACTION)) for i in ids]
+    X, y = sample(jobs, args, "merging_samples.npz", t0)
+    model = fit_model(X, y)
+    # round 2: pairs of the large regions that this model's own merging makes
+    X2, y2 = sample([job + (model,) for job in jobs], args, "merging_samples_2.npz", t0)
+    X, y = np.concatenate([X, X2]), np.concatenate([y, y2])
     model = fit_model(X, y)
     np.savez(args.output, **model)
     print(f"wrote {args.output} in {time.perf_counter() - t0:.0f} s")

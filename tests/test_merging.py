@@ -63,7 +63,7 @@ def test_merging_order_follows_the_predicted_probability_and_heights_rise():
         regions, _maps(L), np.zeros(L.shape), _no_heights(L.shape), n_textons=1,
         predict=predict)
     # 2+3 (step 1), then 0+1 (step 2), then {0,1}+{2,3} (step 39.5), then + 4
-    assert merges.tolist() == [[2, 3], [0, 1], [6, 5], [7, 4]]
+    assert merges.tolist() == [[2, 3], [0, 1], [5, 6], [4, 7]]
     np.testing.assert_allclose(heights, [0.01, 0.02, 0.395, 0.6425])
     assert np.all(np.diff(heights) >= 0)
     np.testing.assert_allclose(pair_height, [0.02, 0.395, 0.01, 0.6425])

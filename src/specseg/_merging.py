@@ -240,7 +240,7 @@ def learned_merging(regions, maps, boundary, ucm_pairs, *, n_textons, predict=No
             continue  # an entry of a region merged since
         node = n + len(merges)
         top = max(top, probability)
-        merges.append((a, b))
+        merges.append((min(a, b), max(a, b)))
         heights.append(top)
         pair_height[neighbours[a][b][1]] = top
         alive[a] = alive[b] = False
