@@ -358,21 +358,27 @@ def _aggregate_degree(C, aggregates):
     n_coarse = aggregates.shape[1]
     if n_coarse == 0:
         return 0.0
-    of = np.full(aggregates.shape[0], -1, dtype=np.int64)
-    rows_with = np.flatnonzero(np.diff(aggregates.indptr))
-    of[rows_with] = aggregates.indices[aggregates.indptr[rows_with]]
-    step = max(1, n_coarse // DEGREE_SAMPLE)
-    nodes = np.flatnonzero((of >= 0) & (of % step == 0))
+    if aggregates.nnz == aggregates.shape[0]:  # every node in one (no copy)
+        of = aggregates.indices
+        step = max(1, n_coarse // DEGREE_SAMPLE)
+        nodes = np.flatnonzero(of % step == 0) if step > 1 else np.arange(of.size)
+    else:
+        of = np.full(aggregates.shape[0], -1, dtype=aggregates.indices.dtype)
+        rows_with = np.flatnonzero(np.diff(aggregates.indptr))
+        of[rows_with] = aggregates.indices[aggregates.indptr[rows_with]]
+        step = max(1, n_coarse // DEGREE_SAMPLE)
+        nodes = np.flatnonzero((of >= 0) & (of % step == 0))
     if nodes.size == 0:
         return 0.0
     starts, stops = C.indptr[nodes], C.indptr[nodes + 1]
     lengths = stops - starts
     take = np.repeat(stops - lengths.cumsum(), lengths) + np.arange(lengths.sum())
-    targets = of[C.indices[take]]
-    sources = np.repeat(of[nodes], lengths)
-    pairs = np.concatenate([sources * n_coarse + targets, of[nodes] * (n_coarse + 1)])
+    targets = of[C.indices[take]].astype(np.int64)
+    own = of[nodes].astype(np.int64)
+    sources = np.repeat(own, lengths)
+    pairs = np.concatenate([sources * n_coarse + targets, own * (n_coarse + 1)])
     pairs = pairs[np.concatenate([targets >= 0, np.ones(nodes.size, dtype=bool)])]
-    n_sampled = np.unique(of[nodes]).size
+    n_sampled = np.unique(own).size
     return np.unique(pairs).size / n_sampled
 
 
