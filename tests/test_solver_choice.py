@@ -98,7 +98,7 @@ def test_amg_with_a_coarsest_level_smaller_than_k(monkeypatch):
 
 @pytest.mark.parametrize("n", [3000, 8000])
 def test_default_tolerance_gives_the_labels_of_a_tight_solve(n):
-    # the small-graph default (TIGHT_TOL) is loose next to machine precision; the
+    # the small-graph default (SMALL_TOL) is loose next to machine precision; the
     # k-means assignment must not see the difference
     from sklearn.metrics import adjusted_rand_score
 
