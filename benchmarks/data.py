@@ -15,6 +15,11 @@ the adjusted Rand index against the generating labels.
     python benchmarks/data.py --case "blobs 10-D 20k" --repeat 3
     python benchmarks/data.py --million             # specseg's solve of 1 M points
                                                     # (on an approximate 10-NN graph)
+    python benchmarks/data.py --million --graph-cache /tmp/blobs1m.npz   # keep the graph
+
+The million-point graph is pynndescent's (``pip install pynndescent``, or the
+``bench`` extra) or, with ``--million-graph cells``, ``cell_knn_graph``; both
+are approximate, and the share of true neighbours they find is measured.
 
 With ``--repeat``, the two sides take turns (specseg, sklearn, specseg, ...);
 the table shows each side's median run. scikit-learn's side is stopped after
@@ -29,6 +34,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -170,25 +176,84 @@ def cell_knn_graph(X, n_neighbors, *, n_cells=256, n_near=3, seed=0):
     return 0.5 * (connectivity + connectivity.T), float(recall)
 
 
+def nndescent_knn_indices(X, n_neighbors, *, seed=0):
+    """pynndescent's approximate k nearest neighbours of every point, itself first."""
+    try:
+        import pynndescent
+    except ImportError as exc:
+        raise ImportError("the million-point graph needs pynndescent: pip install pynndescent "
+                          "(or specseg[bench]), or pass --million-graph cells") from exc
+    index = pynndescent.NNDescent(X, n_neighbors=n_neighbors, random_state=seed, n_jobs=-1)
+    return index.neighbor_graph[0]
+
+
+def knn_recall(X, neighbours, *, n_probe=500, seed=0):
+    """Share of the true neighbours found, by brute force on ``n_probe`` points."""
+    from sklearn.neighbors import NearestNeighbors
+
+    probe = np.random.default_rng(seed).choice(X.shape[0], size=n_probe, replace=False)
+    exact = NearestNeighbors(n_neighbors=neighbours.shape[1], algorithm="brute").fit(X).kneighbors(
+        X[probe], return_distance=False)
+    return float(np.mean([np.isin(exact[i], neighbours[p]).mean() for i, p in enumerate(probe)]))
+
+
+def graph_from_neighbours(neighbours):
+    """The symmetrized connectivity graph of a ``(n, k)`` neighbour table, as
+    ``0.5 * (C + C.T)`` of ``kneighbors_graph(..., include_self=True)``."""
+    from scipy import sparse
+
+    n, k = neighbours.shape
+    rows = np.repeat(np.arange(n), k)
+    connectivity = sparse.csr_matrix((np.ones(rows.size), (rows, neighbours.ravel())),
+                                     shape=(n, n))
+    return 0.5 * (connectivity + connectivity.T)
+
+
+def million_graph(X, method, cache=None):
+    """``(graph, info)`` for the million-point run: built by ``method``
+    ("pynndescent" or "cells"), or read from ``cache`` (an .npz this function
+    wrote, for the same data and method) and written there when missing."""
+    if cache and os.path.exists(cache):
+        saved = np.load(cache)
+        if str(saved["method"]) != method or saved["neighbours"].shape[0] != X.shape[0]:
+            raise ValueError(f"{cache} holds another graph ({saved['method']}); remove it")
+        info = {"graph_s": float(saved["graph_s"]), "graph_recall": float(saved["recall"]),
+                "graph_cached": True}
+        return graph_from_neighbours(saved["neighbours"]), info
+    start = time.perf_counter()
+    if method == "cells":
+        graph, recall = cell_knn_graph(X, N_NEIGHBORS)
+        info = {"graph_s": time.perf_counter() - start, "graph_recall": recall}
+        return graph, info
+    neighbours = nndescent_knn_indices(X, N_NEIGHBORS)
+    info = {"graph_s": time.perf_counter() - start,
+            "graph_recall": knn_recall(X, neighbours)}
+    if cache:
+        np.savez(cache, neighbours=neighbours.astype(np.int32), method=method,
+                 graph_s=info["graph_s"], recall=info["graph_recall"])
+    return graph_from_neighbours(neighbours), info
+
+
 def run_million(kind, params):
     """specseg's solve on an approximate k-NN graph of 1 M points (see
-    ``cell_knn_graph``): time, peak memory and ARI of the solve."""
+    ``million_graph``): time, peak memory and ARI of the solve."""
     import pyamg.aggregation  # noqa: F401
     from sklearn.metrics import adjusted_rand_score
 
     import specseg
 
     X, truth, k = make_data(kind, params)
-    start = time.perf_counter()
-    graph, recall = cell_knn_graph(X, N_NEIGHBORS)
-    result = {"n": int(X.shape[0]), "graph_s": time.perf_counter() - start,
-              "graph_recall": recall, "nnz": int(graph.nnz)}
+    graph, info = million_graph(X, params.get("graph", "pynndescent"), params.get("cache"))
+    result = {"n": int(X.shape[0]), "graph": params.get("graph", "pynndescent"), **info,
+              "nnz": int(graph.nnz)}
     estimator = specseg.SpectralClustering(n_clusters=k, affinity="precomputed", random_state=0)
     _reset_peak()
     start = time.perf_counter()
     labels = estimator.fit(graph).labels_
     result["solve_s"] = time.perf_counter() - start
     result["solve_peak_mb"] = _peak_rss_mb()
+    # the whole process (data, graph and solve; with --graph-cache no graph search)
+    result["process_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["ari"] = float(adjusted_rand_score(truth, labels))
     return result
 
@@ -280,6 +345,10 @@ def main():
                         help="seconds after which scikit-learn's run is stopped")
     parser.add_argument("--million", action="store_true",
                         help="specseg's solve on 1 M points (10-D blobs, k=10) only")
+    parser.add_argument("--million-graph", choices=["pynndescent", "cells"],
+                        default="pynndescent", help="the million-point run's k-NN graph")
+    parser.add_argument("--graph-cache", metavar="NPZ",
+                        help="read the million-point graph from this file, or save it there")
     parser.add_argument("--run-case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_case:
@@ -296,7 +365,9 @@ def main():
           f"{platform.python_version()}, specseg {specseg.__version__}, "
           f"scikit-learn {sklearn.__version__}\n")
     if args.million:
-        result = spawn(*MILLION, "specseg-million", args.timeout)
+        kind, params = MILLION
+        params = dict(params, graph=args.million_graph, cache=args.graph_cache)
+        result = spawn(kind, params, "specseg-million", args.timeout)
         print(json.dumps(result))
         return
     names = args.case or (QUICK if args.quick else list(CASES))

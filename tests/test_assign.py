@@ -147,3 +147,19 @@ def test_cluster_qr_matches_reference(k, layout, monkeypatch):
     labels = assign_labels(points, k)
     np.testing.assert_array_equal(labels, reference_cluster_qr(points, k, 700))
     assert labels.dtype == np.intp
+
+
+def test_kmeans_starts_on_a_sample_of_many_rows(monkeypatch, capsys):
+    import specseg._assign as assign_module
+
+    # overlapping clusters, so that the sample's centres are not already final
+    points, truth = blobs(n_per=400, k=4, seed=2)
+    points += 0.8 * np.random.default_rng(3).standard_normal(points.shape)
+    full = assign_module._kmeans(points, 4, np.random.default_rng(0), n_init=3, verbose=True)
+    assert capsys.readouterr().out.count("Initialization complete") == 3
+    monkeypatch.setattr(assign_module, "SAMPLE_ROWS", 200)
+    sampled = assign_module._kmeans(points, 4, np.random.default_rng(0), n_init=3, verbose=True)
+    # three starts on the sample, then one run over every row from their best centres
+    assert capsys.readouterr().out.count("Initialization complete") == 4
+    assert adjusted_rand_score(full, sampled) > 0.99
+    assert adjusted_rand_score(truth, sampled) >= adjusted_rand_score(truth, full) - 0.01

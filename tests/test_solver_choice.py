@@ -94,3 +94,23 @@ def test_amg_with_a_coarsest_level_smaller_than_k(monkeypatch):
     assert embedding.shape == (3000, 10)
     reference = spectral_embedding(affinity, 10, solver="arpack", return_eigenvalues=True)[1]
     np.testing.assert_allclose(values, reference, atol=1e-7)
+
+
+@pytest.mark.parametrize("n", [3000, 8000])
+def test_default_tolerance_gives_the_labels_of_a_tight_solve(n):
+    # the small-graph default (SMALL_TOL) is loose next to machine precision; the
+    # k-means assignment must not see the difference
+    from sklearn.metrics import adjusted_rand_score
+
+    from specseg import spectral_clustering
+
+    affinity = knn_graph(n, 10)
+    assert _first_solver(affinity, 10, "auto") == "amg"
+    common = dict(assign_labels="kmeans", refine=False, random_state=0)
+    default = spectral_clustering(affinity, 10, **common)
+    tight = spectral_clustering(affinity, 10, tol=1e-10, **common)
+    assert adjusted_rand_score(tight, default) == 1.0
+    embedding, values = spectral_embedding(affinity, 10, return_eigenvalues=True)
+    reference = spectral_embedding(affinity, 10, tol=1e-10, return_eigenvalues=True)[1]
+    # eigenvalue errors are about the square of the residual
+    np.testing.assert_allclose(values, reference, atol=1e-8)

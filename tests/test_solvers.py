@@ -112,3 +112,42 @@ def test_cascade_gives_ritz_pairs_of_the_finest_level(laplacian):
     # orthonormal, and L_sym is diagonal on their span with these values
     np.testing.assert_allclose(later.T @ later, np.eye(3), atol=1e-10)
     np.testing.assert_allclose(later.T @ (L @ later), np.diag(later_values), atol=1e-10)
+
+
+def test_aggregate_degree_counts_neighbouring_aggregates():
+    from specseg._multigrid import _aggregate_degree
+
+    # a path of 9 nodes in 3 aggregates of 3 consecutive nodes: the middle one
+    # touches both others, the ends one each (itself counted)
+    path = sparse.diags([np.ones(8), np.ones(8)], [-1, 1]).tocsr()
+    aggregates = sparse.csr_array((np.ones(9), np.repeat(np.arange(3), 3), np.arange(10)),
+                                  shape=(9, 3))
+    assert _aggregate_degree(path, aggregates) == pytest.approx(7 / 3)
+    # a node in no aggregate is skipped, and so are its links
+    loose = sparse.csr_array((np.ones(8), np.repeat(np.arange(3), 3)[:-1], np.r_[np.arange(9), 8]),
+                             shape=(9, 3))
+    assert _aggregate_degree(path, loose) == pytest.approx(7 / 3)
+
+
+@pytest.mark.parametrize(("kind", "smoothed"), [("grid", True), ("knn", False)])
+def test_prolongator_smoothed_where_aggregates_have_few_neighbours(kind, smoothed):
+    from sklearn.datasets import make_blobs
+    from sklearn.neighbors import kneighbors_graph
+
+    if kind == "grid":
+        affinity = grid_affinity((60, 50))
+    else:
+        # 10-D data: each aggregate touches over 30 others (3,000 points: 14)
+        X, _ = make_blobs(10_000, n_features=10, centers=10, cluster_std=3.0, random_state=0)
+        connectivity = kneighbors_graph(X, 10, include_self=True)
+        affinity = check_affinity(0.5 * (connectivity + connectivity.T))
+    L, sqrt_degree = _normalized_laplacian(affinity)
+    ml = build_hierarchy(IdentityMinus(L.S, 1.0 + 1e-8), sqrt_degree, max_coarse=50)
+    P = ml.levels[0].P
+    # the tentative prolongator has one entry per node; smoothing spreads it
+    assert (P.nnz > P.shape[0]) == smoothed
+    # either way the near-null vector is interpolated exactly from the coarse level
+    values, vectors = _cascade(ml, 4, tol=None, rng=np.random.default_rng(0))
+    assert values[0] == pytest.approx(0.0, abs=1e-8)
+    np.testing.assert_allclose(np.abs(vectors[:, 0]), sqrt_degree / np.linalg.norm(sqrt_degree),
+                               atol=1e-6)
