@@ -13,8 +13,8 @@ more than a smooth detector gives) to time.
 
 ``--photo`` times the whole pipeline, ``specseg.hierarchy(image)`` on the
 colour ``astronaut`` resized to 321 x 481 (a BSDS500-sized photograph): the
-seconds of each stage (local cues, spectral globalization, leaves and merging)
-and of the whole, medians of ``--repeat`` runs in this process.
+seconds of each stage (local cues, spectral globalization, the contour
+hierarchy's leaves and merging, the learned merging of its regions) and of the whole, medians of ``--repeat`` runs in this process.
 
 Prints the median seconds (wall clock and CPU time of this process, which a
 busy machine inflates less) of ``ultrametric_hierarchy`` without and with
@@ -72,7 +72,7 @@ def photo_stages(repeat):
         _, info = specseg.hierarchy(image, channel_axis=-1, return_info=True)
         info["cpu"] = time.process_time() - start_cpu
         runs.append(info)
-    stages = ("local", "spectral", "ucm", "total", "cpu")
+    stages = ("local", "spectral", "ucm", "merging", "total", "cpu")
     medians = {name: float(np.median([run[name] for run in runs])) for name in stages}
     print(f"hierarchy of astronaut at 321 x 481, {runs[-1]['n_leaves']} leaves, medians of "
           f"{repeat}: " + ", ".join(f"{name} {value:.3f} s" for name, value in medians.items()))

@@ -108,3 +108,16 @@ def test_merging_off_gives_the_contour_hierarchy():
     assert "merging" not in info and h.n_leaves == info["n_basins"]
     merged = specseg.hierarchy(image, random_state=0)
     np.testing.assert_array_equal(merged.cut(n_segments=2), h.cut(n_segments=2))
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (5, 40), (40, 1)])
+def test_images_too_small_for_the_cues_get_a_clear_error(shape):
+    with pytest.raises(ValueError, match="at least 9 x 9 pixels"):
+        specseg.hierarchy(np.zeros(shape))
+    with pytest.raises(ValueError, match="mode='pixels'"):
+        specseg.contours(np.zeros(shape))
+
+
+def test_the_smallest_image_works():
+    h = specseg.hierarchy(np.random.default_rng(0).random((9, 9)))
+    assert h.cut(threshold=1.0).max() == 0

@@ -119,12 +119,23 @@ def boundary_map(image, *, globalization=True, random_state=None, timings=None, 
     return np.clip(strength, 0.0, 1.0).astype(np.float32), angle
 
 
+#: The smallest side of an image the cues can describe (two cells of the
+#: coarsest grid, 8 times coarser than the pixels).
+MIN_SIDE = 9
+
+
 def _check_2d(image, channel_axis):
     image = check_image(image, channel_axis=channel_axis)
     if image.ndim != 3:
         raise ValueError(
             f"contours work on 2-D images; got {image.ndim - 1} spatial dimensions. "
             "Segment volumes with specseg.segment(volume, k, mode='regions')."
+        )
+    if min(image.shape[:2]) < MIN_SIDE:
+        raise ValueError(
+            f"contours need an image of at least {MIN_SIDE} x {MIN_SIDE} pixels (their "
+            f"coarsest cues pool 8 x 8 blocks); got {image.shape[0]} x {image.shape[1]}. "
+            "Segment small images with specseg.segment(image, k, mode='pixels')."
         )
     return image
 

@@ -43,7 +43,7 @@ NOISE_CROP = 1024
 AUTO_MAX_SEGMENTS = 16
 #: ``n_segments="auto"`` in the "contours" mode cuts the hierarchy here (the
 #: threshold of best covering over the BSDS500 train split, docs/bsds.md).
-AUTO_THRESHOLD = 0.61
+AUTO_THRESHOLD = 0.6
 #: The "contours" mode works on frames of at most this many pixels; a larger
 #: frame is averaged over blocks down to this size, and its labels are brought
 #: back to full resolution and their boundaries snapped to the image.
