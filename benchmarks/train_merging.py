@@ -43,6 +43,9 @@ LEVELS = (0.04, 0.08, 0.12, 0.16, 0.2, 0.25, 0.3, 0.4, 0.5)
 #: Round 2: cuts of the hierarchy merged by the round-1 network.
 MERGED_LEVELS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 GREY_FRACTION = 0.25
+#: Round 1 samples the contour hierarchy; every further round, the hierarchy
+#: merged by the previous round's network.
+ROUNDS = 2
 HIDDEN = (16,)
 OUT = Path(__file__).resolve().parents[1] / "src" / "specseg" / "data" / "merging.npz"
 
@@ -150,6 +153,8 @@ def main(argv=None):
                         help="folder for the sampled pairs (reused when present)")
     parser.add_argument("--limit", type=int, default=None, help="use only N train images")
     parser.add_argument("--jobs", type=int, default=1, help="processes (default 1)")
+    parser.add_argument("--rounds", type=int, default=ROUNDS,
+                        help=f"sampling rounds (default {ROUNDS})")
     parser.add_argument("--output", type=Path, default=OUT)
     args = parser.parse_args(argv)
 
@@ -159,10 +164,12 @@ def main(argv=None):
     jobs = [(args.root, i, bool(rng.random() < GREY_FRACTION)) for i in ids]
     X, y = sample(jobs, args, "merging_samples.npz", t0)
     model = fit_model(X, y)
-    # round 2: pairs of the large regions that this model's own merging makes
-    X2, y2 = sample([job + (model,) for job in jobs], args, "merging_samples_2.npz", t0)
-    X, y = np.concatenate([X, X2]), np.concatenate([y, y2])
-    model = fit_model(X, y)
+    for round_ in range(2, args.rounds + 1):
+        # the pairs of the large regions that the last model's own merging makes
+        Xr, yr = sample([job + (model,) for job in jobs], args,
+                        f"merging_samples_{round_}.npz", t0)
+        X, y = np.concatenate([X, Xr]), np.concatenate([y, yr])
+        model = fit_model(X, y)
     np.savez(args.output, **model)
     print(f"wrote {args.output} in {time.perf_counter() - t0:.0f} s")
 
