@@ -63,7 +63,7 @@ partition replaces the spectral one only when
   unreliable and a cut along shading is not the risk;
 - the spectral partition's weakest boundary step is below ``factor * t``;
 - the merged partition's weakest boundary step is at least ``merged_factor * t``;
-- the spectral partition's weakest boundary is weaker than the merged
+- the spectral partition's weakest boundary step is below the merged
   partition's weakest, and even below ``ratio`` times it if it is itself at
   least ``merged_factor * t``.
 
