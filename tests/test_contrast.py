@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
 
-from specseg._contrast import boundary_contrast, merge_regions, supported_partition
+from specseg._contrast import (
+    boundary_contrast,
+    boundary_step,
+    merge_regions,
+    supported_partition,
+)
 from specseg._regions import RegionStatistics
 
 
@@ -71,3 +76,46 @@ def test_supported_partition_keeps_a_clean_cut():
     stats = RegionStatistics.from_labels(features, regions)
     labels = np.tile([0, 0, 1, 1], 4)
     assert supported_partition(stats, labels, 2) is labels
+
+
+def test_boundary_step_is_the_weighted_median_step():
+    # two columns of regions; the rows step by 1, 1 and 0 over 1, 1 and 3 faces
+    features = np.zeros((5, 4, 1))
+    features[:2, 2:] = 1.0
+    regions = np.array([[0, 0, 1, 1], [2, 2, 3, 3]] + [[4, 4, 5, 5]] * 3)
+    stats = RegionStatistics.from_labels(features, regions)
+    segments = np.array([0, 1, 0, 1, 0, 1])
+    assert boundary_step(stats, segments)[1].tolist() == [0.0]
+    assert boundary_contrast(stats, segments)[1].tolist() == [pytest.approx(0.4)]
+
+
+def _ramp_scene():
+    """A 10 x 10 grid of 4-pixel regions over a diagonal ramp (0.1 a region),
+    a square 4 x 4 regions raised by 0.6 and one region raised by 10."""
+    row, col = np.meshgrid(np.arange(10), np.arange(10), indexing="ij")
+    square = (row >= 6) & (row < 10) & (col >= 6) & (col < 10)
+    level = 0.1 * (row + col) + 0.6 * square
+    level[2, 4] += 10.0
+    features = np.kron(level, np.ones((4, 4)))[..., None]
+    regions = np.kron(row * 10 + col, np.ones((4, 4), int))
+    return RegionStatistics.from_labels(features, regions), row.ravel(), col.ravel(), square.ravel()
+
+
+def test_supported_partition_sees_through_a_short_strong_stretch():
+    # the spectral cut splits the background down the ramp between columns 4
+    # and 5, with the bright region (column 4) on one side: the boundary's
+    # mean contrast is carried by that one region, its median step is one
+    # ramp step, so the merged partition (background, square, bright region)
+    # replaces it
+    stats, row, col, square = _ramp_scene()
+    spectral = np.where(square, 2, np.where(col <= 4, 0, 1))
+    pairs, contrast = boundary_contrast(stats, spectral)
+    _, step = boundary_step(stats, spectral)
+    weak = pairs.tolist().index([0, 1])
+    assert step[weak] == pytest.approx(0.1)
+    assert contrast[weak] > 5 * step[weak]
+    labels = supported_partition(stats, spectral, 3)
+    bright = (row == 2) & (col == 4)
+    assert len(set(labels[bright])) == 1 and len(set(labels[square])) == 1
+    assert len(set(labels[~bright & ~square])) == 1
+    assert len(set(labels.tolist())) == 3
