@@ -125,8 +125,12 @@ def main(argv=None):
     print(f"wrote {args.output} in {time.perf_counter() - t0:.0f} s")
 
 
-def fit_model(X, y):
-    """A small MLP on standardised features, its soft targets as weighted 0/1 samples."""
+def fit_model(X, y, *, hidden=HIDDEN, alpha=1e-4, batch_size=512, max_iter=30):
+    """A small MLP on standardised features, its soft targets as weighted 0/1 samples.
+
+    Returns plain arrays (``mean``, ``scale``, ``w0``, ``b0``, ...) that
+    :func:`specseg._contours._network` evaluates.
+    """
     from sklearn.neural_network import MLPClassifier
 
     mean = X.mean(axis=0)
@@ -136,7 +140,7 @@ def fit_model(X, y):
     labels = np.concatenate([np.ones(len(y)), np.zeros(len(y))])
     weights = np.concatenate([y, 1.0 - y])
     keep = weights > 0
-    mlp = MLPClassifier(HIDDEN, alpha=1e-4, batch_size=512, max_iter=30,
+    mlp = MLPClassifier(hidden, alpha=alpha, batch_size=batch_size, max_iter=max_iter,
                         early_stopping=False, random_state=0)
     mlp.fit(Z2[keep], labels[keep], sample_weight=weights[keep])
     print(f"MLP: {mlp.n_iter_} epochs, loss {mlp.loss_:.4f}")

@@ -30,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import train_contours  # noqa: E402
 from bsds import read_ground_truths, read_image  # noqa: E402
 
 from specseg import _merging  # noqa: E402
@@ -105,24 +106,9 @@ def _one(job):
 
 
 def fit_model(X, y):
-    """A small network on standardised features, soft targets as weighted 0/1 samples."""
-    from sklearn.neural_network import MLPClassifier
-
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0) + 1e-6
-    Z = (X - mean) / scale
-    Z2 = np.concatenate([Z, Z])
-    labels = np.concatenate([np.ones(len(y)), np.zeros(len(y))])
-    weights = np.concatenate([y, 1.0 - y])
-    keep = weights > 0
-    mlp = MLPClassifier(HIDDEN, alpha=1e-3, batch_size=256, max_iter=200, random_state=0)
-    mlp.fit(Z2[keep], labels[keep], sample_weight=weights[keep])
-    print(f"network: {mlp.n_iter_} epochs, loss {mlp.loss_:.4f}")
-    out = {"mean": mean.astype(np.float32), "scale": scale.astype(np.float32)}
-    for i, (w, b) in enumerate(zip(mlp.coefs_, mlp.intercepts_, strict=True)):
-        out[f"w{i}"] = w.astype(np.float32)
-        out[f"b{i}"] = b.astype(np.float32)
-    return out
+    """The network of ``train_contours.fit_model``, smaller, with more epochs."""
+    return train_contours.fit_model(X, y, hidden=HIDDEN, alpha=1e-3, batch_size=256,
+                                    max_iter=200)
 
 
 def sample(jobs, args, name, t0):
