@@ -14,7 +14,8 @@ more than a smooth detector gives) to time.
 ``--photo`` times the whole pipeline, ``specseg.hierarchy(image)`` on the
 colour ``astronaut`` resized to 321 x 481 (a BSDS500-sized photograph): the
 seconds of each stage (local cues, spectral globalization, the contour
-hierarchy's leaves and merging, the learned merging of its regions) and of the whole, medians of ``--repeat`` runs in this process.
+hierarchy's leaves and merging, the learned merging of its regions) and of the
+whole, medians of ``--repeat`` runs in this process.
 
 Prints the median seconds (wall clock and CPU time of this process, which a
 busy machine inflates less) of ``ultrametric_hierarchy`` without and with

@@ -10,11 +10,11 @@ import numpy as np
 from ._allocator import prefaulted, reuse_freed_memory
 from ._assign import ASSIGN_METHODS
 from ._clustering import _cluster, canonical_labels
+from ._contrast import supported_partition
 from ._embedding import SOLVERS, _touched_bytes
 from ._features import block_reduce, image_features
 from ._graph import pixel_graph
 from ._memory import check_memory as _check_memory
-from ._contrast import supported_partition
 from ._regions import COLOUR_SPACES, _region_graph, snap_boundaries
 from ._validation import (
     check_image,
