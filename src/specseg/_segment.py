@@ -14,7 +14,7 @@ from ._embedding import SOLVERS, _touched_bytes
 from ._features import block_reduce, image_features
 from ._graph import pixel_graph
 from ._memory import check_memory as _check_memory
-from ._contrast import supported_partition
+from ._contrast import robust_partition
 from ._regions import COLOUR_SPACES, _region_graph, snap_boundaries
 from ._validation import (
     check_image,
@@ -246,7 +246,8 @@ def segment(
         n_segments = result.eigenvalues.size
         if mode == "regions" and refine and n_segments > 1:
             with stages("merging"):
-                node_labels = supported_partition(stats, node_labels, n_segments)
+                node_labels = robust_partition(features, graph.node_map, stats, node_labels,
+                                               n_segments)
         labels = graph.to_image(node_labels)
         if mode == "regions" and refine and n_segments > 1:
             with stages("boundaries"):
