@@ -73,6 +73,20 @@ through a shaded background has a boundary no stronger than a few shading
 steps between neighbouring regions. The constants were set on shaded frames
 (``benchmarks/shading.py``, seeds 0-19) and checked against the scenes of
 ``benchmarks/quality.py``, whose rows they leave unchanged.
+
+Straddling regions
+------------------
+A superpixel that straddles an object edge holds a few pixels of the other
+object, which pull its mean several typical neighbour differences away from
+its side. The greedy merge then keeps it as a segment of its own, and its
+boundary steps make the merged partition look supported, while a faint
+object is folded into the background. :func:`robust_partition` (what
+``segment`` calls) therefore first runs :func:`supported_partition` on
+:func:`trimmed_statistics`, where each region whose variance exceeds twice
+the median variance (the variance between its two modes exceeds the noise
+variance) counts only its majority mode; if that replaces the spectral
+partition, it is the answer, otherwise the choice made with the plain
+statistics stands.
 """
 
 from __future__ import annotations
