@@ -5,7 +5,9 @@ from specseg._contrast import (
     boundary_contrast,
     boundary_step,
     merge_regions,
+    robust_partition,
     supported_partition,
+    trimmed_statistics,
 )
 from specseg._regions import RegionStatistics
 
@@ -119,3 +121,35 @@ def test_supported_partition_sees_through_a_short_strong_stretch():
     assert len(set(labels[bright])) == 1 and len(set(labels[square])) == 1
     assert len(set(labels[~bright & ~square])) == 1
     assert len(set(labels.tolist())) == 3
+
+
+def test_trimmed_statistics_drop_the_minority_of_a_straddling_region():
+    rng = np.random.default_rng(1)
+    features = 0.05 * rng.standard_normal((32, 64, 1))
+    features[:, 30:] += 0.5  # the edge runs through the region of columns 24..31
+    regions = np.repeat(np.arange(8), 8)[None, :].repeat(32, axis=0)
+    stats = RegionStatistics.from_labels(features, regions)
+    trimmed = trimmed_statistics(features, regions, stats)
+    assert stats.mean[3, 0] == pytest.approx(0.125, abs=0.02)  # pulled by 2 of 8 columns
+    assert trimmed.mean[3, 0] == pytest.approx(0.0, abs=0.02)
+    assert trimmed.count[3] == pytest.approx(6 * 32, abs=8)
+    others = np.arange(8) != 3
+    assert np.array_equal(trimmed.mean[others], stats.mean[others])
+    assert np.array_equal(trimmed.pairs, stats.pairs)
+
+
+def test_trimmed_statistics_leave_pure_regions_alone():
+    rng = np.random.default_rng(2)
+    features = 0.05 * rng.standard_normal((32, 64, 1))
+    regions = np.repeat(np.arange(8), 8)[None, :].repeat(32, axis=0)
+    stats = RegionStatistics.from_labels(features, regions)
+    assert trimmed_statistics(features, regions, stats) is stats
+
+
+def test_robust_partition_keeps_a_clean_cut():
+    features = np.zeros((8, 8, 1))
+    features[:, 4:] = 1.0
+    regions = (np.arange(8)[:, None] // 2) * 4 + np.arange(8)[None, :] // 2
+    stats = RegionStatistics.from_labels(features, regions)
+    labels = np.tile([0, 0, 1, 1], 4)
+    assert robust_partition(features, regions, stats, labels, 2) is labels

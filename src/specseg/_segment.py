@@ -10,7 +10,7 @@ import numpy as np
 from ._allocator import prefaulted, reuse_freed_memory
 from ._assign import ASSIGN_METHODS
 from ._clustering import _cluster, canonical_labels
-from ._contrast import supported_partition
+from ._contrast import robust_partition
 from ._embedding import SOLVERS, _touched_bytes
 from ._features import block_reduce, image_features
 from ._graph import pixel_graph
@@ -246,7 +246,8 @@ def segment(
         n_segments = result.eigenvalues.size
         if mode == "regions" and refine and n_segments > 1:
             with stages("merging"):
-                node_labels = supported_partition(stats, node_labels, n_segments)
+                node_labels = robust_partition(features, graph.node_map, stats, node_labels,
+                                               n_segments)
         labels = graph.to_image(node_labels)
         if mode == "regions" and refine and n_segments > 1:
             with stages("boundaries"):
