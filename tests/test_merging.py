@@ -121,3 +121,11 @@ def test_images_too_small_for_the_cues_get_a_clear_error(shape):
 def test_the_smallest_image_works():
     h = specseg.hierarchy(np.random.default_rng(0).random((9, 9)))
     assert h.cut(threshold=1.0).max() == 0
+
+
+def test_segment_asks_for_no_more_segments_than_the_hierarchy_has():
+    image = np.zeros((40, 60))
+    image[:, 30:] = 1.0
+    n_leaves = specseg.hierarchy(image, random_state=0).n_leaves
+    with pytest.raises(ValueError, match=f"more than the {n_leaves} finest regions"):
+        specseg.segment(image, n_leaves + 1, mode="contours", random_state=0)

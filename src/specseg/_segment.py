@@ -302,7 +302,13 @@ def _segment_contours(image, n_segments, *, mask, channel_axis, threshold, rng, 
             cut_at = AUTO_THRESHOLD if threshold is None else threshold
             labels = h.cut(threshold=cut_at)
         else:
-            n_segments = check_n_segments(n_segments, h.n_leaves)
+            n_segments = check_n_segments(n_segments, None)
+            if n_segments > h.n_leaves:
+                raise ValueError(
+                    f"n_segments={n_segments} is more than the {h.n_leaves} finest regions "
+                    "of this image's contour hierarchy; ask for at most that many, or use "
+                    "mode='regions' for finer segmentations."
+                )
             if n_segments < h.n_roots:
                 raise ValueError(
                     f"n_segments={n_segments} is fewer than the {h.n_roots} separate parts "
