@@ -112,19 +112,29 @@ MERGED_FACTOR = 2.5
 SUPPORT_RATIO = 0.75
 
 
-def _side_sums(stats, labels):
-    """Per adjacent segment pair ``(a, b)``, ``a < b``: the face count, the
-    face-weighted sums of the region means on side ``a`` and on side ``b``."""
+def _crossing_pairs(stats, labels):
+    """The region pairs that line a boundary between two segments.
+
+    Returns ``(keys, group, i, j, length)``: the adjacent segment pairs
+    ``(a, b)``, ``a < b`` (sorted, one row each); for every region pair that
+    crosses a boundary, the row of its segment pair, its region on side ``a``
+    (``i``) and on side ``b`` (``j``), and its face count.
+    """
     i, j = stats.pairs[:, 0], stats.pairs[:, 1]
     a, b = labels[i], labels[j]
     across = (a != b) & (a >= 0) & (b >= 0)
     i, j, a, b = i[across], j[across], a[across], b[across]
     swap = a > b
     i, j = np.where(swap, j, i), np.where(swap, i, j)
-    a, b = np.minimum(a, b), np.maximum(a, b)
-    length = stats.length[across]
-    keys, inverse = np.unique(np.stack([a, b], axis=1), axis=0, return_inverse=True)
-    inverse = inverse.ravel()
+    keys, group = np.unique(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1), axis=0,
+                            return_inverse=True)
+    return keys, group.ravel(), i, j, stats.length[across]
+
+
+def _side_sums(stats, labels):
+    """Per adjacent segment pair ``(a, b)``, ``a < b``: the face count, the
+    face-weighted sums of the region means on side ``a`` and on side ``b``."""
+    keys, inverse, i, j, length = _crossing_pairs(stats, labels)
     mean = stats.mean
     faces = np.bincount(inverse, length, minlength=len(keys))
     side_a = np.stack([np.bincount(inverse, length * mean[i, c], minlength=len(keys))
@@ -202,17 +212,7 @@ def boundary_step(stats, labels):
     >>> boundary_contrast(stats, segments)[1].round(2).tolist()
     [0.67]
     """
-    labels = np.asarray(labels)
-    i, j = stats.pairs[:, 0], stats.pairs[:, 1]
-    a, b = labels[i], labels[j]
-    across = (a != b) & (a >= 0) & (b >= 0)
-    i, j, a, b = i[across], j[across], a[across], b[across]
-    swap = a > b
-    i, j = np.where(swap, j, i), np.where(swap, i, j)
-    length = stats.length[across]
-    keys, group = np.unique(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1), axis=0,
-                            return_inverse=True)
-    group = group.ravel()
+    keys, group, i, j, length = _crossing_pairs(stats, np.asarray(labels))
     mean = stats.mean
     difference = mean[i] - mean[j]
     total = np.bincount(group, length, minlength=len(keys))
@@ -495,7 +495,7 @@ def robust_partition(features, regions, stats, labels, n_segments, **options):
     means, as before.
     """
     labels = np.asarray(labels)
-    if not _merge_considered(stats, labels, n_segments, **options):
+    if _unsupported(stats, labels, n_segments, **options) is None:
         return labels
     trimmed = trimmed_statistics(features, regions, stats)
     if trimmed is not stats:
@@ -505,15 +505,24 @@ def robust_partition(features, regions, stats, labels, n_segments, **options):
     return supported_partition(stats, labels, n_segments, **options)
 
 
-def _merge_considered(stats, labels, n_segments, *, shading=SHADING_FACTOR,
-                      factor=SUPPORT_FACTOR, **_):
-    """Whether :func:`supported_partition` would try the greedy merge."""
+def _unsupported(stats, labels, n_segments, *, shading=SHADING_FACTOR, factor=SUPPORT_FACTOR,
+                 typical=None, **_):
+    """``(typical, weakest)`` where :func:`supported_partition` tries the greedy
+    merge, None where it keeps ``labels`` at once.
+
+    ``typical`` is the typical neighbour difference (of the ``typical``
+    statistics, default ``stats``), ``weakest`` the weakest boundary step of
+    ``labels``.
+    """
     if n_segments < 2 or int(labels.max()) + 1 != n_segments:
-        return False
-    typical, noise = typical_contrast(stats)
+        return None
+    typical, noise = typical_contrast(stats if typical is None else typical)
     if typical < shading * noise:
-        return False
-    return weakest_boundary(stats, labels) < factor * typical
+        return None  # neighbours differ by noise: no shading to cut along
+    weakest = weakest_boundary(stats, labels)
+    if weakest >= factor * typical:
+        return None  # every boundary is supported
+    return typical, weakest
 
 
 def supported_partition(stats, labels, n_segments, *, shading=SHADING_FACTOR,
@@ -544,14 +553,11 @@ def supported_partition(stats, labels, n_segments, *, shading=SHADING_FACTOR,
         weaker (see the module notes).
     """
     labels = np.asarray(labels)
-    if n_segments < 2 or int(labels.max()) + 1 != n_segments:
+    found = _unsupported(stats, labels, n_segments, shading=shading, factor=factor,
+                         typical=typical)
+    if found is None:
         return labels
-    typical, noise = typical_contrast(stats if typical is None else typical)
-    if typical < shading * noise:
-        return labels  # neighbours differ by noise: no shading to cut along
-    weakest = weakest_boundary(stats, labels)
-    if weakest >= factor * typical:
-        return labels  # every boundary is supported
+    typical, weakest = found
     merged = merge_regions(stats, n_segments)
     if merged is None:
         return labels
