@@ -391,23 +391,17 @@ def merged_hierarchy(contour_hierarchy, strength, maps, *, mask=None, predict=No
         probabilities (see :func:`specseg._merging.learned_merging`).
     """
     from ._contours import texton_centres
-    from ._merging import SUPERPIXEL_THRESHOLD, _neighbour_pairs, learned_merging
+    from ._merging import SUPERPIXEL_THRESHOLD, learned_merging
 
     regions = contour_hierarchy.cut(threshold=SUPERPIXEL_THRESHOLD)
-    merges, heights, first, second, pair_height = learned_merging(
+    merges, heights, _, _, pair_height = learned_merging(
         regions, maps, strength, contour_hierarchy._pair_heights,
         n_textons=len(texton_centres()), predict=predict)
-    n = int(regions.max()) + 1
-    keys = first.astype(np.int64) * n + second
-    pair_heights = []
-    for lower, upper in _neighbour_pairs(regions):
-        a, b = regions[lower], regions[upper]
-        border = (a != b) & (a >= 0) & (b >= 0)
-        height = np.zeros(a.shape)
-        a, b = a[border], b[border]
-        at = np.searchsorted(keys, np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
-        height[border] = pair_height[at]
-        pair_heights.append(height)
+    # the superpixel pairs come in _leaf_arcs' order (learned_merging's pair_sums)
+    first, second, axis = _boundary_pairs(regions)
+    _, _, arc_of_pair = _leaf_arcs(regions.flat[first], regions.flat[second],
+                                   int(regions.max()) + 1)
+    pair_heights = _pair_height_maps(regions.shape, first, axis, pair_height[arc_of_pair])
     return Hierarchy(regions, merges, heights, pair_heights, mask)
 
 

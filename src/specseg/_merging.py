@@ -106,14 +106,6 @@ def region_statistics(regions, maps, n_textons):
     return size, histograms, colour
 
 
-def _neighbour_pairs(regions):
-    """``(first, second)`` labels of every 4-neighbour pixel pair, axis by axis."""
-    for axis in range(regions.ndim):
-        lower = tuple(slice(None, -1) if a == axis else slice(None) for a in range(regions.ndim))
-        upper = tuple(slice(1, None) if a == axis else slice(None) for a in range(regions.ndim))
-        yield lower, upper
-
-
 def pair_sums(regions, boundary, ucm_pairs):
     """Adjacent region pairs and the sums over their shared border.
 
@@ -130,28 +122,24 @@ def pair_sums(regions, boundary, ucm_pairs):
     Returns
     -------
     first, second : (n_pairs,) ndarray of int
-        The regions of each pair, ``first < second``.
+        The regions of each pair, ``first < second``, in the order of
+        :func:`specseg._hierarchy._leaf_arcs`.
     sums : (n_pairs, 3) ndarray of float
         Border length (pixel pairs), sum of boundary strength, sum of heights.
     """
-    n = int(regions.max()) + 1
-    keys, values = [], []
-    for (lower, upper), heights in zip(_neighbour_pairs(regions), ucm_pairs, strict=True):
-        a, b = regions[lower], regions[upper]
-        border = (a != b) & (a >= 0) & (b >= 0)
-        a, b = a[border], b[border]
-        keys.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
-        values.append(np.stack([
-            np.ones(a.size),
-            np.maximum(boundary[lower][border], boundary[upper][border]),
-            heights[border],
-        ], axis=1))
-    keys, values = np.concatenate(keys), np.concatenate(values)
-    pairs, inverse = np.unique(keys, return_inverse=True)
-    inverse = inverse.ravel()
-    sums = np.stack([np.bincount(inverse, weights=values[:, j], minlength=pairs.size)
-                     for j in range(3)], axis=1)
-    return pairs // n, pairs % n, sums
+    from ._hierarchy import _boundary_pairs, _leaf_arcs
+
+    first_pixel, second_pixel, axis = _boundary_pairs(regions)
+    first, second, arc = _leaf_arcs(regions.flat[first_pixel], regions.flat[second_pixel],
+                                    int(regions.max()) + 1)
+    strength = np.maximum(boundary.flat[first_pixel], boundary.flat[second_pixel])
+    height = np.empty(first_pixel.size)
+    for ax, heights in enumerate(ucm_pairs):
+        on_axis = axis == ax
+        height[on_axis] = heights[np.unravel_index(first_pixel[on_axis], regions.shape)]
+    sums = np.stack([np.bincount(arc, weights=values, minlength=first.size)
+                     for values in (np.ones(arc.size), strength, height)], axis=1)
+    return first, second, sums
 
 
 def _chi2(first, second):
