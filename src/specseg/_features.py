@@ -110,10 +110,10 @@ def _unit_range(image):
     return shifted / span if span > 0 else shifted
 
 
-def block_reduce(image, factor, reduce):
-    """``reduce`` (e.g. ``np.mean``, ``np.max``) over ``factor x factor`` blocks.
+def block_reduce(image, factor, reduce, *, ndim=2):
+    """``reduce`` (e.g. ``np.mean``, ``np.max``) over blocks of side ``factor``.
 
-    The first two axes are the spatial ones (any further axes, such as
+    The first ``ndim`` axes are the spatial ones (any further axes, such as
     channels, are kept); the last partial blocks are filled by repeating the
     edge.
 
@@ -121,13 +121,17 @@ def block_reduce(image, factor, reduce):
     --------
     >>> block_reduce(np.arange(6.0).reshape(2, 3), 2, np.max)
     array([[4., 5.]])
+    >>> block_reduce(np.ones((3, 4, 5, 2)), 2, np.mean, ndim=3).shape
+    (2, 2, 3, 2)
     """
-    m, n = image.shape[:2]
-    pm, pn = -(-m // factor) * factor, -(-n // factor) * factor
-    pad = [(0, pm - m), (0, pn - n)] + [(0, 0)] * (image.ndim - 2)
+    shape = image.shape[:ndim]
+    pad = [(0, -n % factor) for n in shape] + [(0, 0)] * (image.ndim - ndim)
     padded = np.pad(image, pad, mode="edge")
-    blocks = padded.reshape(pm // factor, factor, pn // factor, factor, *image.shape[2:])
-    return reduce(blocks, axis=(1, 3))
+    split = []
+    for n in padded.shape[:ndim]:
+        split += [n // factor, factor]
+    blocks = padded.reshape(split + list(padded.shape[ndim:]))
+    return reduce(blocks, axis=tuple(range(1, 2 * ndim, 2)))
 
 
 def lab_channels(image):

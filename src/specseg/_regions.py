@@ -67,7 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ._features import image_features
+from ._features import block_reduce, image_features
 from ._graph import Graph, _symmetric_csr
 from ._validation import check_image, check_mask, check_option, check_positive_float
 
@@ -268,12 +268,13 @@ def superpixels(features, *, n_regions, method="slic", compactness=None, mask=No
         if sigma > 0:
             features = np.stack([ndimage.gaussian_filter(features[..., c], sigma)
                                  for c in range(features.shape[-1])], axis=-1)
-        coarse = _block_mean(features, factor, ndim)
-        coarse_mask = None if mask is None else _block_mean(
-            mask.astype(np.float32)[..., None], factor, ndim)[..., 0] > 0.5
-        if coarse_mask is not None and not coarse_mask.any():
-            coarse_mask = _block_mean(mask.astype(np.float32)[..., None], factor,
-                                      ndim)[..., 0] > 0
+        coarse = block_reduce(features, factor, np.mean, ndim=ndim)
+        coarse_mask = None
+        if mask is not None:
+            share = block_reduce(mask.astype(np.float32), factor, np.mean, ndim=ndim)
+            coarse_mask = share > 0.5
+            if not coarse_mask.any():
+                coarse_mask = share > 0
         labels = _over_segment(coarse, n_regions, method, compactness, coarse_mask, spacing,
                                0.0)
         for axis in range(ndim):
@@ -317,18 +318,6 @@ def coarse_factor(shape, voxels_per_region):
             shape) >= COARSE_MIN_SIDE:
         return COARSE_FACTOR
     return 1
-
-
-def _block_mean(image, factor, ndim):
-    """Mean over ``factor``-sided cells of the first ``ndim`` axes (edges repeated)."""
-    shape = image.shape[:ndim]
-    padded = np.pad(image, [(0, -n % factor) for n in shape] + [(0, 0)] * (image.ndim - ndim),
-                    mode="edge")
-    split = []
-    for n in padded.shape[:ndim]:
-        split += [n // factor, factor]
-    cells = padded.reshape(split + list(padded.shape[ndim:]))
-    return cells.mean(axis=tuple(range(1, 2 * ndim, 2)))
 
 
 def _over_segment(features, n_regions, method, compactness, mask, spacing, sigma):
