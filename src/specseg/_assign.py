@@ -207,11 +207,16 @@ def _cluster_qr(vectors):
 SAMPLE_ROWS = 50_000
 
 
+def _row_sample(rows):
+    """``(sample, stride)``: every ``stride``-th row, at most ``SAMPLE_ROWS`` of them,
+    as a contiguous copy (every pass of the methods on it reads it whole)."""
+    stride = -(-rows.shape[0] // SAMPLE_ROWS)
+    return np.ascontiguousarray(rows[::stride]), stride
+
+
 def _cluster_qr_polished(rows, k):
     """cluster_qr on a deterministic row sample, Lloyd-polished, then every row assigned."""
-    stride = -(-rows.shape[0] // SAMPLE_ROWS)
-    # a contiguous copy: the QR and every Lloyd iteration read the sample
-    sample = np.ascontiguousarray(rows[::stride])
+    sample, stride = _row_sample(rows)
     labels, centres = _lloyd(sample, _cluster_qr(sample), k)
     if stride == 1:
         return labels
@@ -305,13 +310,12 @@ def _kmeans(vectors, k, rng, *, n_init=10, verbose=False):
     from sklearn.cluster import KMeans
 
     seed = _derive_seed(rng)
-    stride = -(-vectors.shape[0] // SAMPLE_ROWS)
     # its k-means++ starts are BLAS products, its Lloyd steps OpenMP loops
     with single_threaded_blas(), single_threaded_openmp():
-        if stride == 1:
+        if vectors.shape[0] <= SAMPLE_ROWS:
             return KMeans(n_clusters=k, n_init=n_init, random_state=seed,
                           verbose=verbose).fit_predict(vectors)
-        sample = np.ascontiguousarray(vectors[::stride])
+        sample, _ = _row_sample(vectors)
         centres = KMeans(n_clusters=k, n_init=n_init, random_state=seed,
                          verbose=verbose).fit(sample).cluster_centers_
         return KMeans(n_clusters=k, init=centres, n_init=1, random_state=seed,
