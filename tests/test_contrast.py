@@ -2,82 +2,81 @@ import numpy as np
 import pytest
 
 from specseg._contrast import (
-    boundary_contrast,
+    AffineMoments,
+    affine_competition,
+    affine_merge,
     boundary_step,
-    merge_regions,
+    majority_regions,
     robust_partition,
-    supported_partition,
-    trimmed_statistics,
 )
-from specseg._regions import RegionStatistics
+from specseg._regions import RegionStatistics, pixel_noise, snap_boundaries
 
 
-def _brute_contrast(features, regions, segments):
-    """Boundary contrast from a loop over pixel faces (the module notes' formula)."""
-    mean = {r: features[regions == r].mean(axis=0) for r in np.unique(regions)}
-    sums = {}
-    for p in np.ndindex(regions.shape):
-        for axis in range(regions.ndim):
-            q = list(p)
-            q[axis] += 1
-            q = tuple(q)
-            if q[axis] >= regions.shape[axis]:
-                continue
-            i, j = regions[p], regions[q]
-            a, b = segments[i], segments[j]
-            if a == b:
-                continue
-            if a > b:
-                a, b, i, j = b, a, j, i
-            faces, side_a, side_b = sums.get((a, b), (0, 0.0, 0.0))
-            sums[(a, b)] = (faces + 1, side_a + mean[i], side_b + mean[j])
-    return {k: np.linalg.norm(sa / f - sb / f) for k, (f, sa, sb) in sums.items()}
+def _grid_regions(shape, side):
+    """Square regions of ``side`` pixels, numbered in raster order, and their pairs."""
+    rows, cols = shape[0] // side, shape[1] // side
+    r, c = np.indices(shape)
+    regions = (r // side) * cols + c // side
+    pairs = [(a * cols + b, a * cols + b + 1) for a in range(rows) for b in range(cols - 1)]
+    pairs += [(a * cols + b, (a + 1) * cols + b) for a in range(rows - 1) for b in range(cols)]
+    return regions, np.array(sorted(pairs))
+
+
+def _brute_residual(features, regions, r):
+    """Residual sum of squares of a least-squares plane through region ``r``."""
+    at = np.argwhere(regions == r)
+    phi = np.column_stack([np.ones(len(at)), at / max(regions.shape)])
+    values = features[regions == r]
+    coef, *_ = np.linalg.lstsq(phi, values, rcond=None)
+    return float(((values - phi @ coef) ** 2).sum())
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_boundary_contrast_matches_brute_force(seed):
+def test_affine_merge_cost_is_the_rise_of_the_residual(seed):
     rng = np.random.default_rng(seed)
-    regions = rng.integers(0, 6, (7, 8))
-    regions = np.unique(regions, return_inverse=True)[1].reshape(regions.shape)
-    features = rng.random((7, 8, 2))
-    segments = rng.integers(0, 3, regions.max() + 1)
-    stats = RegionStatistics.from_labels(features, regions)
-    pairs, contrast = boundary_contrast(stats, segments)
-    expected = _brute_contrast(features, regions, segments)
-    assert sorted(map(tuple, pairs.tolist())) == sorted(expected)
-    for (a, b), value in zip(pairs.tolist(), contrast, strict=True):
-        assert value == pytest.approx(expected[(a, b)])
+    regions, pairs = _grid_regions((12, 12), 4)
+    features = rng.random((12, 12, 2))
+    moments = AffineMoments.from_labels(features, regions, 9)
+    for a, b in pairs[:5]:
+        union = np.where(regions == b, a, regions)
+        expected = (_brute_residual(features, union, a) - _brute_residual(features, regions, a)
+                    - _brute_residual(features, regions, b))
+        assert moments.merge_cost(a, b) == pytest.approx(expected, rel=1e-3)
 
 
-def test_merge_ignores_a_smooth_ramp():
-    # a ramp across the frame (steps of 0.1 between neighbouring columns of
-    # regions) and one square that steps by 0.3: the square's boundary is kept
-    ramp = np.repeat(np.linspace(0.0, 0.9, 10), 4)[None, :].repeat(40, axis=0)
-    ramp[12:28, 12:28] += 0.3
-    regions = (np.arange(40)[:, None] // 4) * 10 + np.arange(40)[None, :] // 4
-    stats = RegionStatistics.from_labels(ramp[..., None], regions)
-    labels = merge_regions(stats, 2)
+def test_affine_merge_ignores_a_smooth_ramp():
+    # a diagonal ramp of 0.9 across the frame and a square that steps off it
+    # by 0.3: a constant model would cut the ramp, the planes keep it whole
+    regions, pairs = _grid_regions((40, 40), 4)
+    r, c = np.indices((40, 40))
+    image = 0.9 * (r + c) / 78.0
+    image[12:28, 12:28] += 0.3
+    moments = AffineMoments.from_labels(image[..., None], regions, 100)
+    labels = affine_merge(moments, pairs, 2)
     inside = np.zeros(100, bool)
-    inside[[r * 10 + c for r in range(3, 7) for c in range(3, 7)]] = True
+    inside[[a * 10 + b for a in range(3, 7) for b in range(3, 7)]] = True
     assert len(set(labels[inside])) == 1 and len(set(labels[~inside])) == 1
     assert labels[inside][0] != labels[~inside][0]
 
 
-def test_merge_stops_at_parts_that_never_touch():
+def test_affine_merge_stops_at_parts_that_never_touch():
     features = np.zeros((2, 4, 1))
     regions = np.array([[0, 0, -1, 1], [0, 0, -1, 1]])
-    stats = RegionStatistics.from_labels(features, regions)
-    assert merge_regions(stats, 1) is None
-    assert merge_regions(stats, 2).tolist() == [0, 1]
+    moments = AffineMoments.from_labels(features, regions, 2)
+    assert affine_merge(moments, np.zeros((0, 2), int), 1) is None
+    assert affine_merge(moments, np.zeros((0, 2), int), 2).tolist() == [0, 1]
 
 
-def test_supported_partition_keeps_a_clean_cut():
-    features = np.zeros((8, 8, 1))
-    features[:, 4:] = 1.0
-    regions = (np.arange(8)[:, None] // 2) * 4 + np.arange(8)[None, :] // 2
-    stats = RegionStatistics.from_labels(features, regions)
-    labels = np.tile([0, 0, 1, 1], 4)
-    assert supported_partition(stats, labels, 2) is labels
+def test_affine_competition_returns_a_region_taken_too_early():
+    regions, pairs = _grid_regions((8, 32), 4)  # 2 rows of 8 regions
+    image = np.repeat(np.linspace(0.0, 0.7, 32), 1)[None, :].repeat(8, axis=0)
+    image[:, 20:] += 0.5  # regions 5-7 and 13-15 step off the ramp
+    moments = AffineMoments.from_labels(image[..., None], regions, 16)
+    truth = np.tile((np.arange(8) >= 5).astype(int), 2)
+    start = truth.copy()
+    start[[3, 4]] = 1  # two ramp regions start in the other segment
+    assert affine_competition(moments, pairs, start).tolist() == truth.tolist()
+    assert affine_competition(moments, pairs, truth).tolist() == truth.tolist()
 
 
 def test_boundary_step_is_the_weighted_median_step():
@@ -88,62 +87,27 @@ def test_boundary_step_is_the_weighted_median_step():
     stats = RegionStatistics.from_labels(features, regions)
     segments = np.array([0, 1, 0, 1, 0, 1])
     assert boundary_step(stats, segments)[1].tolist() == [0.0]
-    assert boundary_contrast(stats, segments)[1].tolist() == [pytest.approx(0.4)]
 
 
-def _ramp_scene():
-    """A 10 x 10 grid of 4-pixel regions over a diagonal ramp (0.1 a region),
-    a square 4 x 4 regions raised by 0.6 and one region raised by 10."""
-    row, col = np.meshgrid(np.arange(10), np.arange(10), indexing="ij")
-    square = (row >= 6) & (row < 10) & (col >= 6) & (col < 10)
-    level = 0.1 * (row + col) + 0.6 * square
-    level[2, 4] += 10.0
-    features = np.kron(level, np.ones((4, 4)))[..., None]
-    regions = np.kron(row * 10 + col, np.ones((4, 4), int))
-    return RegionStatistics.from_labels(features, regions), row.ravel(), col.ravel(), square.ravel()
-
-
-def test_supported_partition_sees_through_a_short_strong_stretch():
-    # the spectral cut splits the background down the ramp between columns 4
-    # and 5, with the bright region (column 4) on one side: the boundary's
-    # mean contrast is carried by that one region, its median step is one
-    # ramp step, so the merged partition (background, square, bright region)
-    # replaces it
-    stats, row, col, square = _ramp_scene()
-    spectral = np.where(square, 2, np.where(col <= 4, 0, 1))
-    pairs, contrast = boundary_contrast(stats, spectral)
-    _, step = boundary_step(stats, spectral)
-    weak = pairs.tolist().index([0, 1])
-    assert step[weak] == pytest.approx(0.1)
-    assert contrast[weak] > 5 * step[weak]
-    labels = supported_partition(stats, spectral, 3)
-    bright = (row == 2) & (col == 4)
-    assert len(set(labels[bright])) == 1 and len(set(labels[square])) == 1
-    assert len(set(labels[~bright & ~square])) == 1
-    assert len(set(labels.tolist())) == 3
-
-
-def test_trimmed_statistics_drop_the_minority_of_a_straddling_region():
+def test_majority_regions_drop_the_minority_of_a_straddling_region():
     rng = np.random.default_rng(1)
     features = 0.05 * rng.standard_normal((32, 64, 1))
     features[:, 30:] += 0.5  # the edge runs through the region of columns 24..31
     regions = np.repeat(np.arange(8), 8)[None, :].repeat(32, axis=0)
     stats = RegionStatistics.from_labels(features, regions)
-    trimmed = trimmed_statistics(features, regions, stats)
-    assert stats.mean[3, 0] == pytest.approx(0.125, abs=0.02)  # pulled by 2 of 8 columns
-    assert trimmed.mean[3, 0] == pytest.approx(0.0, abs=0.02)
-    assert trimmed.count[3] == pytest.approx(6 * 32, abs=8)
-    others = np.arange(8) != 3
-    assert np.array_equal(trimmed.mean[others], stats.mean[others])
-    assert np.array_equal(trimmed.pairs, stats.pairs)
+    kept = majority_regions(features, regions, stats)
+    dropped = kept == -1
+    assert abs(int(dropped.sum()) - 2 * 32) <= 8
+    assert (regions[dropped] == 3).all()
+    assert (kept[:, :24] == regions[:, :24]).all() and (kept[:, 32:] == regions[:, 32:]).all()
 
 
-def test_trimmed_statistics_leave_pure_regions_alone():
+def test_majority_regions_leave_pure_regions_alone():
     rng = np.random.default_rng(2)
     features = 0.05 * rng.standard_normal((32, 64, 1))
     regions = np.repeat(np.arange(8), 8)[None, :].repeat(32, axis=0)
     stats = RegionStatistics.from_labels(features, regions)
-    assert trimmed_statistics(features, regions, stats) is stats
+    assert majority_regions(features, regions, stats) is regions
 
 
 def test_robust_partition_keeps_a_clean_cut():
@@ -152,4 +116,75 @@ def test_robust_partition_keeps_a_clean_cut():
     regions = (np.arange(8)[:, None] // 2) * 4 + np.arange(8)[None, :] // 2
     stats = RegionStatistics.from_labels(features, regions)
     labels = np.tile([0, 0, 1, 1], 4)
-    assert robust_partition(features, regions, stats, labels, 2) is labels
+    assert robust_partition(features, regions, stats, labels, 2, noise=0.0) is labels
+
+
+def test_robust_partition_replaces_a_cut_along_the_shading():
+    # a noisy ramp of 0.6 with a faint square (0.15 above it): a cut down the
+    # middle of the ramp is unsupported and gives way to the square
+    rng = np.random.default_rng(0)
+    regions, pairs = _grid_regions((64, 64), 8)
+    c = np.indices((64, 64))[1]
+    features = (0.6 * c / 63 + 0.02 * rng.standard_normal((64, 64)))[..., None]
+    features[24:40, 24:40] += 0.15
+    stats = RegionStatistics.from_labels(features, regions)
+    down_the_middle = (np.arange(64) % 8 >= 4).astype(int)
+    labels = robust_partition(features, regions, stats, down_the_middle, 2,
+                              noise=pixel_noise(features))
+    square = np.zeros(64, bool)
+    square[[r * 8 + q for r in (3, 4) for q in (3, 4)]] = True
+    assert len(set(labels[square])) == 1 and len(set(labels[~square])) == 1
+    assert labels[square][0] != labels[~square][0]
+
+
+def test_pixel_noise_ignores_edges_and_shading():
+    rng = np.random.default_rng(0)
+    features = 0.05 * rng.standard_normal((128, 128, 1))
+    features[:, 64:] += 1.0
+    features += np.linspace(0.0, 0.5, 128)[:, None, None]
+    assert pixel_noise(features) == pytest.approx(0.05, rel=0.1)
+
+
+def test_snap_moves_pixels_only_across_boundaries_it_can_tell():
+    rng = np.random.default_rng(0)
+    image = np.zeros((64, 64))
+    image[:, 32:] = 1.0  # strong edge: 10 noise levels
+    image[:32, :] += 0.05  # weak edge: half a noise level
+    features = (image + 0.1 * rng.standard_normal(image.shape))[..., None]
+    labels = np.zeros((64, 64), int)
+    labels[:, 28:] = 1  # 4 columns off the strong edge
+    labels[:29, :28] = 2  # 3 rows off the weak one (its truth: rows 0..31)
+    noise = pixel_noise(features)
+    snapped = snap_boundaries(features, labels, width=6, noise=noise)
+    assert (snapped[:, 34:] == 1).all() and (snapped[:, :30] != 1).mean() > 0.99
+    assert (snapped[:, :28] == labels[:, :28]).all()  # the weak edge stands
+    ungated = snap_boundaries(features, labels, width=6)
+    assert (ungated[:, :28] != labels[:, :28]).sum() > 20  # a noisy vote moves pixels
+
+
+def test_robust_partition_keeps_the_cut_where_planes_do_not_fit_the_regions():
+    # the same frame with stripes inside every region: the affine model does
+    # not hold, so the spectral partition stands
+    rng = np.random.default_rng(0)
+    regions, pairs = _grid_regions((64, 64), 8)
+    r, c = np.indices((64, 64))
+    features = (0.6 * c / 63 + 0.02 * rng.standard_normal((64, 64))
+                + 0.1 * np.sin(2 * np.pi * r / 6))[..., None]
+    features[24:40, 24:40] += 0.15
+    stats = RegionStatistics.from_labels(features, regions)
+    moments = AffineMoments.from_labels(features, regions, 64)
+    noise = pixel_noise(features)
+    assert not moments.fits(noise)
+    down_the_middle = (np.arange(64) % 8 >= 4).astype(int)
+    assert robust_partition(features, regions, stats, down_the_middle, 2,
+                            noise=noise) is down_the_middle
+
+
+def test_affine_moments_fit_a_plane_with_noise():
+    rng = np.random.default_rng(0)
+    regions, _ = _grid_regions((64, 64), 8)
+    r, c = np.indices((64, 64))
+    features = (0.01 * r + 0.05 * rng.standard_normal((64, 64)))[..., None]
+    moments = AffineMoments.from_labels(features, regions, 64)
+    assert moments.fits(pixel_noise(features))
+    assert not moments.fits(0.5 * pixel_noise(features))

@@ -1,4 +1,4 @@
-"""Segment boundaries measured where the segments meet, and merging by them.
+"""Segment boundaries measured where the segments meet, and merging of region models.
 
 A region graph's normalized cut must return exactly ``k`` segments. When the
 image holds fewer than ``k`` clearly separated parts (an object whose grey
@@ -8,85 +8,75 @@ shading gradient are slightly lower than elsewhere, and a long cut of slightly
 weak edges costs the normalized cut less than a short cut around a faint
 object. Such a boundary has no real step across it.
 
-Boundary contrast
------------------
-For two adjacent segments ``A`` and ``B`` and the adjacent region pairs
-``(i, j)``, ``i`` in ``A`` and ``j`` in ``B``, sharing ``l_ij`` pixel faces,
-the contrast of their boundary is
-
-.. math::
-
-    b_{AB} = \\left\\lVert
-        \\frac{\\sum l_{ij} \\mu_i}{\\sum l_{ij}} -
-        \\frac{\\sum l_{ij} \\mu_j}{\\sum l_{ij}} \\right\\rVert
-
-the difference of the mean features of the two rows of regions that line the
-boundary, one on each side. Only regions next to the boundary count, so slow
-shading adds at most one region's worth of gradient, however large the
-segments; and the noise of the regions averages out before the norm is taken.
-The sums add when segments merge, so the greedy merge below updates only the
-pairs of the merged segment.
-
 Boundary step
 -------------
-The contrast is a mean along the boundary, so a short stretch of strong
-difference can carry a boundary that elsewhere has none: a cut through a
-smooth background that passes along an object of one or two superpixels,
-which the cut put on one side, measures the object's edge (on a shaded
-1024² frame, 30 times the typical difference of neighbours, though three
-quarters of the boundary run through background). The step of the boundary
+For two adjacent segments ``A`` and ``B`` and the adjacent region pairs
+``(i, j)``, ``i`` in ``A`` and ``j`` in ``B``, sharing ``l_ij`` pixel faces,
+the step of their boundary
 
 .. math::
 
     s_{AB} = \\left\\lVert \\operatorname{median}_{l} \\left(\\mu_i - \\mu_j\\right)
         \\right\\rVert
 
-takes, per feature channel, the median of the differences of the adjacent
-region pairs ``(i, j)`` lining the boundary, each pair weighted by its
-``l_ij`` faces: a boundary steps by ``s`` only if at least half of its length
-steps by that much. Along a real segment boundary every stretch steps alike
-and the two measures agree. The step is not additive, so the greedy merge
-orders pairs by contrast; the support tests below use the step.
+takes, per feature channel, the median of the differences of the mean
+features of the adjacent region pairs lining the boundary, each pair
+weighted by its ``l_ij`` faces: a boundary steps by ``s`` only if at least
+half of its length steps by that much. Only regions next to the boundary
+count, so slow shading adds at most one region's worth of gradient, however
+large the segments; a short stretch of strong difference (a cut through a
+smooth background that passes along a small object) does not carry a
+boundary that elsewhere has none.
 
-Choosing the partition
-----------------------
-:func:`supported_partition` compares the spectral partition with the one
-found by merging the regions greedily, always the adjacent pair of segments
-with the weakest boundary (:func:`merge_regions`). Let ``t`` be the median
-difference between the means of adjacent regions (the level of noise and
-shading, as most adjacent regions lie inside one segment). The merged
-partition replaces the spectral one only when
+Support test
+------------
+Let ``t`` be the median difference between the means of adjacent regions
+(the level of noise and shading, as most adjacent regions lie inside one
+segment). The spectral partition's weakest boundary is *unsupported* when
 
 - ``t`` is at least ``shading`` times its own noise (the pixel noise
   averaged over the regions): something other than noise, such as shading,
-  separates neighbouring regions; where noise dominates, greedy merging is
-  unreliable and a cut along shading is not the risk;
-- the spectral partition's weakest boundary step is below ``factor * t``;
-- the merged partition's weakest boundary step is at least ``merged_factor * t``;
-- the spectral partition's weakest boundary step is below the merged
-  partition's weakest, and even below ``ratio`` times it if it is itself at
-  least ``merged_factor * t``.
+  separates neighbouring regions; where noise dominates, a cut along shading
+  is not the risk;
+- and the weakest boundary step is below ``factor * t``: no stronger than a
+  few shading steps between neighbouring regions.
 
-The spectral cut is the better partition wherever the image supports its
-boundaries (greedy merging makes early mistakes it never undoes); a cut
-through a shaded background has a boundary no stronger than a few shading
-steps between neighbouring regions. The constants were set on shaded frames
-(``benchmarks/shading.py``, seeds 0-19) and checked against the scenes of
-``benchmarks/quality.py``, whose rows they leave unchanged.
+Elsewhere the spectral partition stands; on unshaded frames every boundary
+passes, and the test costs a few vectorised passes over the region pairs.
+
+Merging affine region models
+----------------------------
+Where the spectral partition is unsupported, the partition comes from a
+model of the image instead: each segment is an affine function of position
+(a plane, for a grey frame) plus noise, which a slow shading gradient fits
+exactly. :func:`affine_merge` merges adjacent regions greedily, always the
+pair whose merge raises the residual sum of squares least (Ward's criterion
+with planes; a greedy descent on the piecewise-affine Mumford-Shah energy,
+Koepfler, Lopez & Morel 1994). A faint object costs its area times its
+contrast squared to merge into the background, however slowly the
+background varies, while pieces of a shaded background merge at the cost
+of noise. :func:`affine_competition` then moves every region to the
+adjacent segment whose fit suits it best, undoing what a segment took while
+its own fit was still unsure (region competition, Zhu & Yuille 1996).
+
+The model must hold for this to help: where the superpixels themselves are
+not affine up to the pixel noise (textures, whose stripes no plane fits),
+merging by the model is no better founded than the cut, and the spectral
+partition stands. The test: the median superpixel's residual variance under
+its own affine fit is at most ``MODEL_FIT_FACTOR`` times the variance of the
+pixel noise (estimated from differences of neighbouring pixels).
 
 Straddling regions
 ------------------
 A superpixel that straddles an object edge holds a few pixels of the other
-object, which pull its mean several typical neighbour differences away from
-its side. The greedy merge then keeps it as a segment of its own, and its
-boundary steps make the merged partition look supported, while a faint
-object is folded into the background. :func:`robust_partition` (what
-``segment`` calls) therefore first runs :func:`supported_partition` on
-:func:`trimmed_statistics`, where each region whose variance exceeds twice
-the median variance (the variance between its two modes exceeds the noise
-variance) counts only its majority mode; if that replaces the spectral
-partition, it is the answer, otherwise the choice made with the plain
-statistics stands.
+object. Its fit is poor under either neighbour's model, so merging it costs
+more than merging a faint object, and it would be left as a segment of its
+own. The sums of the model are therefore taken over each region's majority
+mode (:func:`majority_regions`); the pixels left out follow their region's
+segment, and the boundary pass of the region mode puts them right.
+
+The constants were set on shaded frames (``benchmarks/shading.py``, seeds
+0-19) and checked against the scenes of ``benchmarks/quality.py``.
 """
 
 from __future__ import annotations
@@ -95,21 +85,25 @@ import heapq
 
 import numpy as np
 
-__all__ = ["boundary_contrast", "boundary_step", "merge_regions", "robust_partition",
-           "supported_partition", "trimmed_statistics"]
+__all__ = ["AffineMoments", "affine_competition", "affine_merge", "boundary_step",
+           "majority_regions", "robust_partition"]
 
-#: The fallback applies only where the median difference of the means of
-#: adjacent regions is at least this many times its noise: where something
-#: other than noise (shading) separates neighbouring regions.
+#: The spectral partition can be unsupported only where the median difference
+#: of the means of adjacent regions is at least this many times its noise:
+#: where something other than noise (shading) separates neighbouring regions.
 SHADING_FACTOR = 1.5
-#: The spectral partition is kept when its weakest boundary contrast is at
-#: least this many times that median difference ...
+#: ... and only when its weakest boundary step is below this many times that
+#: median difference.
 SUPPORT_FACTOR = 6.5
-#: ... or when the merged partition's weakest is below this many times it ...
-MERGED_FACTOR = 2.5
-#: ... or, when the spectral partition's weakest is at least ``MERGED_FACTOR``
-#: times it, when it is not below this fraction of the merged one's weakest.
-SUPPORT_RATIO = 0.75
+#: Ridge, relative to a region's pixel count, that keeps the affine fit of a
+#: region of one pixel or one row solvable.
+AFFINE_RIDGE = 1e-6
+#: The model is used only where the median superpixel's residual variance
+#: under its own affine fit is at most this many times the pixel noise
+#: variance (on shaded frames 0.98-1.0, on striped textures 1.8-3.1).
+MODEL_FIT_FACTOR = 1.2
+#: Most rounds of :func:`affine_competition` (it settles in two to five).
+COMPETITION_ROUNDS = 10
 
 
 def _crossing_pairs(stats, labels):
@@ -129,52 +123,6 @@ def _crossing_pairs(stats, labels):
     keys, group = np.unique(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1), axis=0,
                             return_inverse=True)
     return keys, group.ravel(), i, j, stats.length[across]
-
-
-def _side_sums(stats, labels):
-    """Per adjacent segment pair ``(a, b)``, ``a < b``: the face count, the
-    face-weighted sums of the region means on side ``a`` and on side ``b``."""
-    keys, inverse, i, j, length = _crossing_pairs(stats, labels)
-    mean = stats.mean
-    faces = np.bincount(inverse, length, minlength=len(keys))
-    side_a = np.stack([np.bincount(inverse, length * mean[i, c], minlength=len(keys))
-                       for c in range(mean.shape[1])], axis=1)
-    side_b = np.stack([np.bincount(inverse, length * mean[j, c], minlength=len(keys))
-                       for c in range(mean.shape[1])], axis=1)
-    return keys, faces, side_a, side_b
-
-
-def boundary_contrast(stats, labels):
-    """Contrast across the boundary of every pair of adjacent segments.
-
-    Parameters
-    ----------
-    stats : RegionStatistics
-        Statistics of the regions (the nodes of a region graph).
-    labels : (n_regions,) ndarray of int
-        Segment of every region (-1: none).
-
-    Returns
-    -------
-    pairs : (m, 2) ndarray of int
-        Adjacent segments ``(a, b)``, ``a < b``, sorted.
-    contrast : (m,) ndarray
-        ``b_AB`` of the module notes, in feature units.
-
-    Examples
-    --------
-    >>> from specseg._regions import RegionStatistics
-    >>> features = np.zeros((4, 6, 1))
-    >>> features[:, 4:] = 1.0
-    >>> regions = np.repeat(np.arange(3), 2)[None, :].repeat(4, axis=0)
-    >>> stats = RegionStatistics.from_labels(features, regions)
-    >>> pairs, contrast = boundary_contrast(stats, np.array([0, 0, 1]))
-    >>> pairs.tolist(), contrast.round(2).tolist()
-    ([[0, 1]], [1.0])
-    """
-    labels = np.asarray(labels)
-    keys, faces, side_a, side_b = _side_sums(stats, labels)
-    return keys, np.linalg.norm(side_a - side_b, axis=1) / np.maximum(faces, 1e-300)
 
 
 def boundary_step(stats, labels):
@@ -199,7 +147,7 @@ def boundary_step(stats, labels):
     Examples
     --------
     A boundary that steps by 1 along two thirds of its length and not at all
-    along the rest steps by 1; its contrast (the mean) is only 2/3:
+    along the rest steps by 1 (its mean step is only 2/3):
 
     >>> from specseg._regions import RegionStatistics
     >>> features = np.zeros((3, 4, 1))
@@ -209,8 +157,6 @@ def boundary_step(stats, labels):
     >>> segments = np.array([0, 1, 0, 1, 0, 1])
     >>> boundary_step(stats, segments)[1].tolist()
     [1.0]
-    >>> boundary_contrast(stats, segments)[1].round(2).tolist()
-    [0.67]
     """
     keys, group, i, j, length = _crossing_pairs(stats, np.asarray(labels))
     mean = stats.mean
@@ -234,110 +180,6 @@ def weakest_boundary(stats, labels):
     return float(step.min()) if step.size else np.inf
 
 
-def merge_regions(stats, n_segments, labels=None):
-    """Merge adjacent segments, weakest boundary first, down to ``n_segments``.
-
-    Parameters
-    ----------
-    stats : RegionStatistics
-        Statistics of the regions.
-    n_segments : int
-        Number of segments to keep.
-    labels : (n_regions,) ndarray of int, optional
-        Starting segments (default: every region on its own).
-
-    Returns
-    -------
-    labels : (n_regions,) ndarray of int or None
-        Segments ``0 .. n_segments - 1`` (numbered by their smallest region),
-        or None when the adjacency leaves more than ``n_segments`` parts that
-        never touch.
-
-    Notes
-    -----
-    Each step merges the adjacent pair with the smallest boundary contrast
-    (:func:`boundary_contrast`); the face counts and side sums of the merged
-    segment's boundaries are the sums of its parts', so a step updates only
-    those. Ties go to the pair of smaller ids.
-
-    Examples
-    --------
-    >>> from specseg._regions import RegionStatistics
-    >>> features = np.array([0.0, 0.1, 0.9, 1.0])[None, :, None].repeat(2, axis=0)
-    >>> regions = np.arange(4)[None, :].repeat(2, axis=0)
-    >>> stats = RegionStatistics.from_labels(features, regions)
-    >>> merge_regions(stats, 2).tolist()
-    [0, 0, 1, 1]
-    """
-    labels = np.arange(stats.n_regions) if labels is None else np.asarray(labels).copy()
-    keys, faces, side_a, side_b = _side_sums(stats, labels)
-    # boundary (a, b) with a < b: [faces, sum on a's side, sum on b's side]
-    bounds = {(int(a), int(b)): [f, sa, sb]
-              for (a, b), f, sa, sb in zip(keys, faces, side_a, side_b, strict=True)}
-    neighbours = {}
-    for a, b in bounds:
-        neighbours.setdefault(a, set()).add(b)
-        neighbours.setdefault(b, set()).add(a)
-    alive = set(int(s) for s in np.unique(labels[labels >= 0]))
-    heap = [(_contrast(v), a, b) for (a, b), v in bounds.items()]
-    heapq.heapify(heap)
-    parent = {}
-    while len(alive) > n_segments and heap:
-        value, a, b = heapq.heappop(heap)
-        entry = bounds.get((a, b))
-        if entry is None or _contrast(entry) != value:
-            continue  # stale: the pair merged or changed since it was pushed
-        _absorb(bounds, neighbours, a, b)
-        alive.discard(b)
-        parent[b] = a
-        for x in neighbours[a]:
-            key = (min(a, x), max(a, x))
-            heapq.heappush(heap, (_contrast(bounds[key]), *key))
-    if len(alive) > n_segments:
-        return None
-    root = np.arange(labels.max() + 1 if labels.size else 0)
-    for b in sorted(parent):  # parent[b] < b: its root is final by now
-        root[b] = root[parent[b]]
-    merged = np.where(labels >= 0, root[np.maximum(labels, 0)], -1)
-    _, dense = np.unique(merged[merged >= 0], return_inverse=True)
-    merged[merged >= 0] = dense.ravel()
-    return merged
-
-
-def _contrast(entry):
-    """Contrast of a boundary entry: the norm of the difference of its side means."""
-    faces, side_a, side_b = entry
-    return float(np.linalg.norm(side_a - side_b) / faces)
-
-
-def _absorb(bounds, neighbours, a, b):
-    """Merge segment ``b`` into ``a`` (``a < b``): move b's boundaries to a."""
-    del bounds[(a, b)]
-    neighbours[a].discard(b)
-    for x in neighbours.pop(b):
-        if x == a:
-            continue
-        faces, side_b, side_x = _oriented(bounds.pop((min(b, x), max(b, x))), b < x)
-        neighbours[x].discard(b)
-        neighbours[x].add(a)
-        neighbours[a].add(x)
-        key = (min(a, x), max(a, x))
-        old = bounds.get(key)
-        if old is None:
-            old = [0.0, np.zeros_like(side_b), np.zeros_like(side_b)]
-        own, other = (1, 2) if a < x else (2, 1)
-        old[0] = old[0] + faces
-        old[own] = old[own] + side_b
-        old[other] = old[other] + side_x
-        bounds[key] = old
-
-
-def _oriented(entry, first):
-    """``(faces, sum on this side, sum on the other side)`` of a boundary entry."""
-    faces, side_lo, side_hi = entry
-    return (faces, side_lo, side_hi) if first else (faces, side_hi, side_lo)
-
-
 def typical_contrast(stats):
     """Medians, over adjacent regions, of the norm of the difference of their
     means and of the standard deviation of that difference from pixel noise.
@@ -355,8 +197,8 @@ def typical_contrast(stats):
     return float(np.median(contrast)), float(np.median(noise))
 
 
-def trimmed_statistics(features, regions, stats, *, sigma=1.0):
-    """Region statistics without the minority mode of impure regions.
+def majority_regions(features, regions, stats, *, sigma=1.0):
+    """The regions without the minority mode of every impure region.
 
     Parameters
     ----------
@@ -372,21 +214,20 @@ def trimmed_statistics(features, regions, stats, *, sigma=1.0):
 
     Returns
     -------
-    trimmed : RegionStatistics
-        ``stats`` with the counts and sums of every impure region taken over
-        its majority mode only; the adjacency (pairs, lengths) is unchanged.
+    kept : ndarray of int
+        ``regions`` with the pixels of every impure region's smaller mode set
+        to -1 (``regions`` itself when no region is impure).
 
     Notes
     -----
     A superpixel that straddles an object edge holds a few pixels of the
-    other object, which pull its mean several typical neighbour differences
-    off its own side: the greedy merge then keeps it as a segment of its own
-    (module notes). Such a region is *impure*: its variance exceeds twice
-    the median variance of the regions, i.e. the variance between its modes
-    exceeds the noise variance (most regions lie inside one object, so the
-    median measures the noise). Its pixels are divided by 2-means on the
-    smoothed features, started from the split along their principal
-    direction, and the smaller mode is left out of its statistics.
+    other object, which pull its statistics off its own side (module notes).
+    Such a region is *impure*: its variance exceeds twice the median variance
+    of the regions, i.e. the variance between its modes exceeds the noise
+    variance (most regions lie inside one object, so the median measures the
+    noise). Its pixels are divided by 2-means on the smoothed features,
+    started from the split along their principal direction, and the smaller
+    mode is dropped.
 
     Examples
     --------
@@ -399,19 +240,14 @@ def trimmed_statistics(features, regions, stats, *, sigma=1.0):
     >>> features[:, 32:] += 1.0
     >>> regions = np.repeat(np.arange(8), 5)[None, :].repeat(40, axis=0)
     >>> stats = RegionStatistics.from_labels(features, regions)
-    >>> stats.mean[6].round(1).tolist(), float(stats.count[6])
-    ([0.6], 200.0)
-    >>> trimmed = trimmed_statistics(features, regions, stats)
-    >>> trimmed.mean[6].round(1).tolist(), float(trimmed.count[6])
-    ([1.0], 120.0)
-    >>> bool(np.allclose(trimmed.mean[:6], stats.mean[:6]))
-    True
+    >>> kept = majority_regions(features, regions, stats)
+    >>> int((kept == 6).sum()), int((kept == -1).sum()), bool((kept[:, 32:35] == 6).all())
+    (120, 80, True)
     """
     from scipy import ndimage
 
-    from ._regions import MIN_REGION_PIXELS, RegionStatistics
+    from ._regions import MIN_REGION_PIXELS
 
-    n = stats.n_regions
     count = np.maximum(stats.count, 1)
     variance = np.maximum(stats.total_sq / count[:, None] - stats.mean**2, 0.0).sum(axis=1)
     sizable = stats.count >= MIN_REGION_PIXELS
@@ -419,7 +255,7 @@ def trimmed_statistics(features, regions, stats, *, sigma=1.0):
     # a region split in two keeps at least one region's worth of pixels
     impure = np.flatnonzero((variance > 2 * noise) & (stats.count >= 2 * MIN_REGION_PIXELS))
     if impure.size == 0:
-        return stats
+        return regions
     kept = np.array(regions, copy=True)
     boxes = ndimage.find_objects(kept + 1)
     for r in impure:
@@ -453,13 +289,223 @@ def trimmed_statistics(features, regions, stats, *, sigma=1.0):
         minority = np.zeros(member.shape, dtype=bool)
         minority[member] = side
         kept[box][minority] = -1
-    part = RegionStatistics.from_labels(features, kept, n)
-    return RegionStatistics(part.count, part.total, part.total_sq, stats.pairs, stats.length,
-                            stats.contrast)
+    return kept
 
 
-def robust_partition(features, regions, stats, labels, n_segments, **options):
-    """:func:`supported_partition`, first on the trimmed statistics of the regions.
+class AffineMoments:
+    """Sums that fit every region's features by an affine function of position.
+
+    For a region with pixels at (scaled) positions ``x`` and features
+    ``f``, with ``phi = (1, x_1, ..., x_d)``: ``gram = sum phi phi^T``,
+    ``cross = sum phi f^T`` and ``energy = sum |f|^2``. All three add when
+    regions merge, and the residual sum of squares of the least-squares fit
+    ``f ~ A^T phi`` is ``energy - trace(cross^T gram^-1 cross)``.
+
+    Parameters
+    ----------
+    gram : (n, d + 1, d + 1) ndarray
+    cross : (n, d + 1, C) ndarray
+    energy : (n,) ndarray
+    """
+
+    def __init__(self, gram, cross, energy):
+        self.gram, self.cross, self.energy = gram, cross, energy
+
+    @classmethod
+    def from_labels(cls, features, regions, n_regions):
+        """The sums of every region ``0 .. n_regions - 1`` of ``regions`` (-1: none)."""
+        regions = np.asarray(regions)
+        inside = regions >= 0
+        flat = regions[inside]
+        # positions scaled to [0, 1) keep the normal equations well conditioned
+        scale = 1.0 / max(regions.shape)
+        phi = [np.ones(flat.size)] + [scale * g[inside] for g in np.indices(regions.shape)]
+        values = features[inside].astype(np.float64)
+        d = len(phi)
+        gram = np.empty((n_regions, d, d))
+        cross = np.empty((n_regions, d, values.shape[1]))
+        for p in range(d):
+            for q in range(p, d):
+                gram[:, p, q] = gram[:, q, p] = np.bincount(flat, phi[p] * phi[q],
+                                                            minlength=n_regions)
+            for c in range(values.shape[1]):
+                cross[:, p, c] = np.bincount(flat, phi[p] * values[:, c], minlength=n_regions)
+        energy = np.bincount(flat, (values**2).sum(axis=1), minlength=n_regions)
+        return cls(gram, cross, energy)
+
+    def coefficients(self, gram, cross):
+        """Least-squares coefficients ``gram^-1 cross`` of stacked sums (a tiny
+        ridge keeps regions of one pixel or one row solvable)."""
+        d = gram.shape[-1]
+        ridge = AFFINE_RIDGE * np.maximum(gram[..., 0, 0], 1.0)[..., None, None] * np.eye(d)
+        return np.linalg.solve(gram + ridge, cross)
+
+    def residual(self, gram, cross, energy):
+        """Residual sum of squares of the fit of stacked sums."""
+        coef = self.coefficients(gram, cross)
+        return energy - (cross * coef).sum(axis=(-2, -1))
+
+    def fits(self, noise, *, factor=None):
+        """Whether the median region's residual variance under its own affine
+        fit is at most ``factor`` (default ``MODEL_FIT_FACTOR``) times ``noise**2``."""
+        factor = MODEL_FIT_FACTOR if factor is None else factor
+        count = self.gram[:, 0, 0]
+        sizable = count > self.gram.shape[-1]
+        if not sizable.any() or noise <= 0:
+            return False
+        residual = self.residual(self.gram[sizable], self.cross[sizable], self.energy[sizable])
+        return bool(np.median(residual / count[sizable]) <= factor * noise**2)
+
+    def merge_cost(self, a, b):
+        """Increase of the residual sum of squares when regions ``a`` and ``b`` merge."""
+        g, c, e = self.gram, self.cross, self.energy
+        return float(self.residual(g[a] + g[b], c[a] + c[b], e[a] + e[b])
+                     - self.residual(g[a], c[a], e[a]) - self.residual(g[b], c[b], e[b]))
+
+
+def affine_merge(moments, pairs, n_segments):
+    """Merge adjacent regions, cheapest first, down to ``n_segments`` segments.
+
+    Parameters
+    ----------
+    moments : AffineMoments
+        Sums of the regions.
+    pairs : (m, 2) ndarray of int
+        Adjacent regions.
+    n_segments : int
+        Number of segments to keep.
+
+    Returns
+    -------
+    labels : (n_regions,) ndarray of int or None
+        Segments ``0 .. n_segments - 1`` (numbered by their smallest region),
+        or None when the adjacency leaves more than ``n_segments`` parts that
+        never touch.
+
+    Notes
+    -----
+    The cost of a merge is the increase of the residual sum of squares when
+    one affine function of position replaces the two (Ward's criterion, with
+    planes instead of constants: a greedy descent on the piecewise-affine
+    Mumford-Shah energy [1]_). Two parts of one slowly shaded surface merge
+    at the cost of noise; a faint object merged into its surroundings costs
+    its area times its contrast squared, and an object cannot be fitted by
+    the plane of the background around it. The sums of a merged segment are
+    the sums of its parts, so a step updates only its pairs. Ties go to the
+    pair of smaller ids.
+
+    References
+    ----------
+    .. [1] G. Koepfler, C. Lopez and J.-M. Morel, "A multiscale algorithm for
+           image segmentation by variational method", SIAM Journal on
+           Numerical Analysis 31(1), 1994. :doi:`10.1137/0731014`
+
+    Examples
+    --------
+    A ramp across eight columns of regions and a square of two columns that
+    steps off it: the ramp stays whole, the square is the other segment.
+
+    >>> image = np.repeat(np.linspace(0.0, 0.7, 8), 4)[None, :].repeat(8, axis=0)
+    >>> image[:, 12:20] += 0.5
+    >>> regions = np.repeat(np.arange(8), 4)[None, :].repeat(8, axis=0)
+    >>> moments = AffineMoments.from_labels(image[..., None], regions, 8)
+    >>> pairs = np.array([[i, i + 1] for i in range(7)])
+    >>> affine_merge(moments, pairs, 3).tolist()
+    [0, 0, 0, 1, 1, 2, 2, 2]
+    """
+    n = moments.energy.shape[0]
+    parent = np.arange(n)
+    gram, cross, energy = moments.gram.copy(), moments.cross.copy(), moments.energy.copy()
+    sums = AffineMoments(gram, cross, energy)
+    neighbours = [set() for _ in range(n)]
+    for a, b in np.asarray(pairs).tolist():
+        if a != b:
+            neighbours[a].add(b)
+            neighbours[b].add(a)
+    version = np.zeros(n, dtype=np.int64)
+    heap = [(sums.merge_cost(a, b), a, b, 0, 0) for a in range(n) for b in neighbours[a] if a < b]
+    heapq.heapify(heap)
+    alive = n
+    while alive > n_segments and heap:
+        _, a, b, seen_a, seen_b = heapq.heappop(heap)
+        if parent[a] != a or parent[b] != b or version[a] != seen_a or version[b] != seen_b:
+            continue  # stale: a side merged or changed since the pair was pushed
+        gram[a] += gram[b]
+        cross[a] += cross[b]
+        energy[a] += energy[b]
+        parent[b] = a
+        alive -= 1
+        version[a] += 1
+        absorbed, neighbours[b] = neighbours[b], set()
+        for x in absorbed:
+            if x != a:
+                neighbours[x].discard(b)
+                neighbours[x].add(a)
+                neighbours[a].add(x)
+        neighbours[a].discard(b)
+        for x in neighbours[a]:
+            lo, hi = min(a, x), max(a, x)
+            heapq.heappush(heap, (sums.merge_cost(lo, hi), lo, hi, version[lo], version[hi]))
+    if alive > n_segments:
+        return None
+    for i in range(n):  # parent[i] < i for merged regions: roots are final in order
+        parent[i] = parent[parent[i]]
+    return np.unique(parent, return_inverse=True)[1].ravel()
+
+
+def affine_competition(moments, pairs, labels, *, max_rounds=COMPETITION_ROUNDS):
+    """Move regions to the adjacent segment whose affine fit suits them best.
+
+    Each round fits one affine function per segment and moves every region
+    to the segment, among its own and those of its neighbours, under whose
+    fit its residual sum of squares is smallest (region competition, Zhu &
+    Yuille 1996). Greedy merging never undoes a merge; this undoes the
+    regions that a segment took while its own fit was still unsure. Stops
+    when nothing moves, after ``max_rounds``, or before a round that would
+    empty a segment.
+
+    Examples
+    --------
+    Region 2 lies on the ramp of regions 0-3 but starts in the square's
+    segment; its fit under the ramp's plane is exact, so it moves back:
+
+    >>> image = np.repeat(np.linspace(0.0, 0.7, 8), 4)[None, :].repeat(8, axis=0)
+    >>> image[:, 16:] += 0.5
+    >>> regions = np.repeat(np.arange(8), 4)[None, :].repeat(8, axis=0)
+    >>> moments = AffineMoments.from_labels(image[..., None], regions, 8)
+    >>> pairs = np.array([[i, i + 1] for i in range(7)])
+    >>> start = np.array([0, 0, 1, 1, 1, 1, 1, 1])
+    >>> affine_competition(moments, pairs, start).tolist()
+    [0, 0, 0, 0, 1, 1, 1, 1]
+    """
+    labels = np.asarray(labels).copy()
+    k = int(labels.max()) + 1
+    n = labels.size
+    i, j = np.asarray(pairs)[:, 0], np.asarray(pairs)[:, 1]
+    candidates = np.concatenate([np.arange(n), i, j])
+    for _ in range(max_rounds):
+        gram = np.zeros((k,) + moments.gram.shape[1:])
+        cross = np.zeros((k,) + moments.cross.shape[1:])
+        np.add.at(gram, labels, moments.gram)
+        np.add.at(cross, labels, moments.cross)
+        coef = moments.coefficients(gram, cross)
+        segment = np.concatenate([labels, labels[j], labels[i]])
+        c = coef[segment]
+        g = moments.gram[candidates]
+        # the residual of region r under coefficients c: E - 2 <c, X> + <c, G c>
+        cost = (moments.energy[candidates] - 2 * (c * moments.cross[candidates]).sum(axis=(1, 2))
+                + np.einsum("npc,npq,nqc->n", c, g, c))
+        order = np.lexsort((segment, cost, candidates))
+        first = np.unique(candidates[order], return_index=True)[1]
+        moved = segment[order[first]]
+        if np.array_equal(moved, labels) or np.unique(moved).size < k:
+            break
+        labels = moved
+    return labels
+
+
+def robust_partition(features, regions, stats, labels, n_segments, *, noise, **options):
+    """The spectral partition, or where it is unsupported the affine merge.
 
     Parameters
     ----------
@@ -473,97 +519,47 @@ def robust_partition(features, regions, stats, labels, n_segments, **options):
         The spectral partition of the regions into ``n_segments`` segments.
     n_segments : int
         Number of segments.
+    noise : float
+        Standard deviation of the pixel noise of ``features``
+        (:func:`specseg._regions.pixel_noise`).
     **options
-        Passed to :func:`supported_partition`.
+        ``shading`` and ``factor`` of the support test (module notes).
 
     Returns
     -------
     labels : (n_regions,) ndarray of int
-        The partition :func:`supported_partition` chooses with the region
-        means of :func:`trimmed_statistics` (and the typical contrast and
-        noise of ``stats``) if that replaces the spectral one, else the one it
-        chooses with ``stats``.
-
-    Notes
-    -----
-    The trimmed statistics are computed only where the spectral partition's
-    weakest boundary is unsupported (where :func:`supported_partition` would
-    try the greedy merge at all). Trimmed means keep the greedy merge from
-    spending a segment on a region that straddles an object edge, and the
-    boundary steps measured with them do not credit such a region; where they
-    support no merged partition, the choice is the one made with the plain
-    means, as before.
+        ``labels`` itself where its weakest boundary is supported or where
+        the regions are not affine up to noise (module notes), else the
+        partition of :func:`affine_merge` refined by
+        :func:`affine_competition`, both on the majority modes of the regions
+        (:func:`majority_regions`).
     """
     labels = np.asarray(labels)
     if _unsupported(stats, labels, n_segments, **options) is None:
         return labels
-    trimmed = trimmed_statistics(features, regions, stats)
-    if trimmed is not stats:
-        robust = supported_partition(trimmed, labels, n_segments, typical=stats, **options)
-        if robust is not labels:
-            return robust
-    return supported_partition(stats, labels, n_segments, **options)
+    kept = majority_regions(features, regions, stats)
+    moments = AffineMoments.from_labels(features, kept, stats.n_regions)
+    if not moments.fits(noise):
+        return labels
+    merged = affine_merge(moments, stats.pairs, n_segments)
+    if merged is None:
+        return labels
+    return affine_competition(moments, stats.pairs, merged)
 
 
-def _unsupported(stats, labels, n_segments, *, shading=SHADING_FACTOR, factor=SUPPORT_FACTOR,
-                 typical=None, **_):
-    """``(typical, weakest)`` where :func:`supported_partition` tries the greedy
-    merge, None where it keeps ``labels`` at once.
+def _unsupported(stats, labels, n_segments, *, shading=SHADING_FACTOR, factor=SUPPORT_FACTOR):
+    """``(typical, weakest)`` where the spectral partition's weakest boundary is
+    unsupported (module notes), None where it stands.
 
-    ``typical`` is the typical neighbour difference (of the ``typical``
-    statistics, default ``stats``), ``weakest`` the weakest boundary step of
-    ``labels``.
+    ``typical`` is the typical neighbour difference, ``weakest`` the weakest
+    boundary step of ``labels``.
     """
     if n_segments < 2 or int(labels.max()) + 1 != n_segments:
         return None
-    typical, noise = typical_contrast(stats if typical is None else typical)
+    typical, noise = typical_contrast(stats)
     if typical < shading * noise:
         return None  # neighbours differ by noise: no shading to cut along
     weakest = weakest_boundary(stats, labels)
     if weakest >= factor * typical:
         return None  # every boundary is supported
     return typical, weakest
-
-
-def supported_partition(stats, labels, n_segments, *, shading=SHADING_FACTOR,
-                        factor=SUPPORT_FACTOR, merged_factor=MERGED_FACTOR,
-                        ratio=SUPPORT_RATIO, typical=None):
-    """The spectral partition, or the greedy merge where that is better supported.
-
-    Parameters
-    ----------
-    stats : RegionStatistics
-        Statistics of the regions.
-    labels : (n_regions,) ndarray of int
-        The spectral partition of the regions into ``n_segments`` segments.
-    n_segments : int
-        Number of segments.
-    shading, factor, merged_factor, ratio : float, optional
-        See the module notes.
-    typical : RegionStatistics, optional
-        Statistics to measure the typical neighbour difference and its noise
-        on (default ``stats``; :func:`robust_partition` passes the untrimmed
-        ones, whose spreads the trimmed statistics understate).
-
-    Returns
-    -------
-    labels : (n_regions,) ndarray of int
-        ``labels`` itself, or the partition of :func:`merge_regions` when
-        that is supported and the weakest boundary of ``labels`` is clearly
-        weaker (see the module notes).
-    """
-    labels = np.asarray(labels)
-    found = _unsupported(stats, labels, n_segments, shading=shading, factor=factor,
-                         typical=typical)
-    if found is None:
-        return labels
-    typical, weakest = found
-    merged = merge_regions(stats, n_segments)
-    if merged is None:
-        return labels
-    alternative = weakest_boundary(stats, merged)
-    if alternative < merged_factor * typical:
-        return labels  # the merged partition is no better supported
-    # a spectral boundary below the merged one's bar loses to any stronger one
-    limit = alternative if weakest < merged_factor * typical else ratio * alternative
-    return merged if weakest < limit else labels

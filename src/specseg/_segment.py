@@ -15,7 +15,7 @@ from ._embedding import SOLVERS, _touched_bytes
 from ._features import block_reduce, image_features
 from ._graph import pixel_graph
 from ._memory import check_memory as _check_memory
-from ._regions import COLOUR_SPACES, _region_graph, snap_boundaries
+from ._regions import COLOUR_SPACES, _region_graph, pixel_noise, snap_boundaries
 from ._validation import (
     check_image,
     check_mask,
@@ -244,14 +244,16 @@ def segment(
                                            assign=assign, refine=refine, tol=None, rng=rng,
                                            stages=stages, max_auto=AUTO_MAX_SEGMENTS)
         n_segments = result.eigenvalues.size
+        labels = None
         if mode == "regions" and refine and n_segments > 1:
+            noise = pixel_noise(features)
             with stages("merging"):
                 node_labels = robust_partition(features, graph.node_map, stats, node_labels,
-                                               n_segments)
-        labels = graph.to_image(node_labels)
-        if mode == "regions" and refine and n_segments > 1:
+                                               n_segments, noise=noise)
             with stages("boundaries"):
-                labels = _snap(features, labels, graph)
+                labels = _snap(features, graph.to_image(node_labels), graph, noise)
+        if labels is None:
+            labels = graph.to_image(node_labels)
     labels = canonical_labels(labels)
     if not return_info:
         return labels
@@ -362,11 +364,11 @@ def _upsample_labels(labels, factor, shape, mask):
     return np.where(mask, fine, -1)
 
 
-def _snap(features, labels, graph):
+def _snap(features, labels, graph, noise):
     """Pixel-accurate boundaries for a region segmentation (see ``snap_boundaries``)."""
     n_pixels = labels.size if graph.mask is None else int(graph.mask.sum())
     side = (n_pixels / max(graph.n_nodes, 1)) ** (1.0 / labels.ndim)
-    return snap_boundaries(features, labels, width=int(np.ceil(side / 2)))
+    return snap_boundaries(features, labels, width=int(np.ceil(side / 2)), noise=noise)
 
 
 def _auto_mode(image, mask, channel_axis):
