@@ -188,3 +188,27 @@ def test_affine_moments_fit_a_plane_with_noise():
     moments = AffineMoments.from_labels(features, regions, 64)
     assert moments.fits(pixel_noise(features))
     assert not moments.fits(0.5 * pixel_noise(features))
+
+
+def test_robust_partition_replaces_a_supported_cut_that_the_models_fit_worse():
+    # a gentle ramp, a bright square and a faint square (0.15 up); the cut
+    # puts one background region with the faint square: every boundary steps
+    # (most of that segment's boundary is the square's), but one plane cannot
+    # fit the square and the background region, so the models' partition
+    # wins
+    rng = np.random.default_rng(0)
+    regions, pairs = _grid_regions((64, 64), 8)
+    c = np.indices((64, 64))[1]
+    features = 0.08 * c / 63 + 0.02 * rng.standard_normal((64, 64))
+    features[24:40, 24:40] += 0.15
+    features[:16, 48:] += 1.0
+    features = features[..., None]
+    stats = RegionStatistics.from_labels(features, regions)
+    grid = np.arange(64).reshape(8, 8)
+    faint = np.isin(np.arange(64), grid[3:5, 3:5])
+    bright = np.isin(np.arange(64), grid[:2, 6:])
+    cut = np.where(bright, 0, np.where(faint | (np.arange(64) == grid[3, 5]), 1, 2))
+    labels = robust_partition(features, regions, stats, cut, 3, noise=pixel_noise(features))
+    assert labels is not cut
+    assert len(set(labels[faint])) == 1 and len(set(labels[bright])) == 1
+    assert len(set(labels[~faint & ~bright])) == 1 and len(set(labels.tolist())) == 3
