@@ -212,3 +212,17 @@ def test_robust_partition_replaces_a_supported_cut_that_the_models_fit_worse():
     assert labels is not cut
     assert len(set(labels[faint])) == 1 and len(set(labels[bright])) == 1
     assert len(set(labels[~faint & ~bright])) == 1 and len(set(labels.tolist())) == 3
+
+
+def test_affine_moments_in_slabs_match_one_pass(monkeypatch):
+    import specseg._contrast as contrast
+
+    rng = np.random.default_rng(0)
+    regions = rng.integers(-1, 5, (9, 7, 3))
+    features = rng.random((9, 7, 3, 2))
+    whole = AffineMoments.from_labels(features, regions, 5)
+    monkeypatch.setattr(contrast, "SLAB_PIXELS", 40)  # two rows of 21 pixels a slab
+    slabs = AffineMoments.from_labels(features, regions, 5)
+    for name in ("gram", "cross", "energy"):
+        assert np.allclose(getattr(whole, name), getattr(slabs, name))
+    assert np.allclose(whole.gram, np.swapaxes(whole.gram, 1, 2))

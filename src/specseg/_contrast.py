@@ -112,6 +112,8 @@ AFFINE_RIDGE = 1e-6
 #: under its own affine fit is at most this many times the pixel noise
 #: variance (on shaded frames 0.98-1.0, on striped textures 1.8-3.1).
 MODEL_FIT_FACTOR = 1.2
+#: Pixels per slab when the affine sums are taken over a large frame.
+SLAB_PIXELS = 1 << 20
 #: Most rounds of :func:`affine_competition` (it settles in two to five).
 COMPETITION_ROUNDS = 10
 
@@ -323,24 +325,38 @@ class AffineMoments:
 
     @classmethod
     def from_labels(cls, features, regions, n_regions):
-        """The sums of every region ``0 .. n_regions - 1`` of ``regions`` (-1: none)."""
+        """The sums of every region ``0 .. n_regions - 1`` of ``regions`` (-1: none).
+
+        Slabs of about ``SLAB_PIXELS`` pixels along the first axis keep the
+        temporaries small on large frames.
+        """
         regions = np.asarray(regions)
-        inside = regions >= 0
-        flat = regions[inside]
+        d = regions.ndim + 1
+        n_channels = features.shape[-1]
+        gram = np.zeros((n_regions, d, d))
+        cross = np.zeros((n_regions, d, n_channels))
+        energy = np.zeros(n_regions)
         # positions scaled to [0, 1) keep the normal equations well conditioned
         scale = 1.0 / max(regions.shape)
-        phi = [np.ones(flat.size)] + [scale * g[inside] for g in np.indices(regions.shape)]
-        values = features[inside].astype(np.float64)
-        d = len(phi)
-        gram = np.empty((n_regions, d, d))
-        cross = np.empty((n_regions, d, values.shape[1]))
-        for p in range(d):
-            for q in range(p, d):
-                gram[:, p, q] = gram[:, q, p] = np.bincount(flat, phi[p] * phi[q],
-                                                            minlength=n_regions)
-            for c in range(values.shape[1]):
-                cross[:, p, c] = np.bincount(flat, phi[p] * values[:, c], minlength=n_regions)
-        energy = np.bincount(flat, (values**2).sum(axis=1), minlength=n_regions)
+        rows = max(1, SLAB_PIXELS // max(1, int(np.prod(regions.shape[1:]))))
+        for start in range(0, regions.shape[0], rows):
+            part = regions[start:start + rows]
+            inside = part >= 0
+            flat = part[inside]
+            position = np.indices(part.shape)
+            position[0] += start
+            phi = [np.ones(flat.size)] + [scale * axis[inside] for axis in position]
+            del position
+            values = features[start:start + rows][inside].astype(np.float64)
+            for p in range(d):
+                for q in range(p, d):
+                    gram[:, p, q] += np.bincount(flat, phi[p] * phi[q], minlength=n_regions)
+                for c in range(n_channels):
+                    cross[:, p, c] += np.bincount(flat, phi[p] * values[:, c],
+                                                  minlength=n_regions)
+            energy += np.bincount(flat, (values**2).sum(axis=1), minlength=n_regions)
+        lower = np.tril_indices(d, -1)
+        gram[:, lower[0], lower[1]] = gram[:, lower[1], lower[0]]
         return cls(gram, cross, energy)
 
     def coefficients(self, gram, cross):
