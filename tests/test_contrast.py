@@ -79,7 +79,7 @@ def test_affine_competition_returns_a_region_taken_too_early():
     assert affine_competition(moments, pairs, truth).tolist() == truth.tolist()
 
 
-def test_boundary_step_is_the_weighted_median_step():
+def test_boundary_step_is_the_weighted_lower_quartile():
     # two columns of regions; the rows step by 1, 1 and 0 over 1, 1 and 3 faces
     features = np.zeros((5, 4, 1))
     features[:2, 2:] = 1.0
