@@ -112,5 +112,6 @@ def test_default_tolerance_gives_the_labels_of_a_tight_solve(n):
     assert adjusted_rand_score(tight, default) == 1.0
     embedding, values = spectral_embedding(affinity, 10, return_eigenvalues=True)
     reference = spectral_embedding(affinity, 10, tol=1e-10, return_eigenvalues=True)[1]
-    # eigenvalue errors are about the square of the residual
-    np.testing.assert_allclose(values, reference, atol=1e-8)
+    # eigenvalue errors are about the square of the residual (at 8,000 nodes the
+    # hierarchy is left unsmoothed and the default is ITERATIVE_TOL, 1e-4)
+    np.testing.assert_allclose(values, reference, atol=2e-8)

@@ -479,6 +479,17 @@ def _default_tol(n_nodes):
     return SMALL_TOL if n_nodes < SMALL_TOL_MAX_NODES else ITERATIVE_TOL
 
 
+def _amg_default_tol(n_nodes, ml):
+    """``_default_tol``, but ``ITERATIVE_TOL`` for graphs of high-dimensional data
+    under ``SMALL_TOL_MAX_NODES`` nodes (the hierarchy's first prolongator is left
+    unsmoothed: its aggregates each border many others, see ``_multigrid``)."""
+    tol = _default_tol(n_nodes)
+    first = ml.levels[0]
+    if tol == SMALL_TOL and first.P is not None and not first.smoothed:
+        return ITERATIVE_TOL
+    return tol
+
+
 def _converged(residual, tol):
     limit = 1e-3 if tol is None else max(100 * tol, 1e-3)
     return bool(np.all(residual <= limit))
@@ -564,6 +575,8 @@ def _solve_amg(laplacian, sqrt_degree, k, *, tol, rng):
         return RitzPairs(vectors, values, _residual_norms(laplacian, vectors, values))
     # the trivial pair is known exactly: the fine solve starts from the others,
     # which are already Ritz pairs of L_sym (see _cascade)
+    if tol is None:
+        tol = _amg_default_tol(n, ml)
     values, start = _cascade(ml, k, tol=tol, rng=rng, first=1)
     ml.release_setup()  # only the cycles are needed from here on
     return _solve_lobpcg(

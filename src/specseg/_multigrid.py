@@ -112,9 +112,10 @@ class Level:
     level, damped-Jacobi weights, and the same matrices in the cycles' precision,
     made on first use (so levels that are never cycled on cost no copy)."""
 
-    def __init__(self, A, P, smoother, dtype, R=None, RP=None):
+    def __init__(self, A, P, smoother, dtype, R=None, RP=None, smoothed=False):
         self.A = A  # IdentityMinus or _Explicit
         self.P = P  # float64 CSR, or None on the coarsest level
+        self.smoothed = smoothed  # whether P is the smoothed (not the tentative) one
         self.R = R  # P^T as CSR
         self.RP = RP  # P^T P on the finest level (the next one's mass matrix), else None
         self.smoother = smoother.astype(dtype)
@@ -313,13 +314,14 @@ def build_hierarchy(A, b, *, theta=0.1, max_coarse=400, max_levels=25, dtype=np.
             break
         P, b_coarse = _tentative_prolongator(aggregates, b)
         smoother = _jacobi_weights(A)
-        if _aggregate_degree(A.negated_offdiagonal(), aggregates) < UNSMOOTHED_MIN_DEGREE:
+        smoothed = _aggregate_degree(A.negated_offdiagonal(), aggregates) < UNSMOOTHED_MIN_DEGREE
+        if smoothed:
             P = _smooth_prolongator(A, P, smoother)
         R = sparse.csr_array(P.T)
         # P^T P: the next level's mass matrix, needed where this level's is I (the
         # finest) and by the Galerkin product of an IdentityMinus
         RP = spgemm(R, P) if not levels or isinstance(A, IdentityMinus) else None
-        levels.append(Level(A, P, smoother, dtype, R=R, RP=RP))
+        levels.append(Level(A, P, smoother, dtype, R=R, RP=RP, smoothed=smoothed))
         coarse = A.galerkin(P, R, RP)
         coarse.sort_indices()
         A, b = _Explicit(coarse), b_coarse
