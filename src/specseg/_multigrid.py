@@ -372,20 +372,28 @@ def _aggregate_degree(C, aggregates):
         nodes = np.flatnonzero((of >= 0) & (of % step == 0))
     if nodes.size == 0:
         return 0.0
-    starts, stops = C.indptr[nodes], C.indptr[nodes + 1]
-    lengths = stops - starts
-    take = np.repeat(stops - lengths.cumsum(), lengths) + np.arange(lengths.sum())
-    targets = of[C.indices[take]].astype(np.int64)
+    if nodes.size == C.shape[0]:  # every node: all of C's entries, in order
+        lengths = np.diff(C.indptr)
+        targets = of[C.indices[: C.indptr[-1]]].astype(np.int64)
+    else:
+        starts, stops = C.indptr[nodes], C.indptr[nodes + 1]
+        lengths = stops - starts
+        take = np.repeat(stops - lengths.cumsum(), lengths) + np.arange(lengths.sum())
+        targets = of[C.indices[take]].astype(np.int64)
     own = of[nodes].astype(np.int64)
     sources = np.repeat(own, lengths)
     linked = targets >= 0
-    if -(-n_coarse // step) * n_coarse <= DEGREE_TABLE_MAX:
-        # a table of the sampled aggregates (rows, numbered by index // step)
-        # against all: 0.3 ms instead of 8 ms for np.unique on a 10-NN graph
-        # of 10,000 points (335 aggregates, all sampled)
-        table = np.zeros((-(-n_coarse // step), n_coarse), dtype=bool)
-        table[sources[linked] // step, targets[linked]] = True
-        table[own // step, own] = True
+    n_rows = -(-n_coarse // step)  # the sampled aggregates, numbered by index // step
+    if n_rows * n_coarse <= DEGREE_TABLE_MAX:
+        # a table of the sampled aggregates against all: on a 10-NN graph of
+        # 10,000 points (335 aggregates, all sampled) 0.3 ms instead of 8 ms for
+        # np.unique
+        table = np.zeros(n_rows * n_coarse, dtype=bool)
+        if step > 1:
+            sources //= step
+        table[(sources * n_coarse + targets)[linked]] = True
+        table[(own // step) * n_coarse + own] = True
+        table = table.reshape(n_rows, n_coarse)
         return int(np.count_nonzero(table)) / int(np.count_nonzero(table.any(axis=1)))
     pairs = np.concatenate([sources * n_coarse + targets, own * (n_coarse + 1)])
     pairs = pairs[np.concatenate([linked, np.ones(nodes.size, dtype=bool)])]
