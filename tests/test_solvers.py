@@ -196,3 +196,21 @@ def test_dense_pairs_with_a_diagonal_mass_match_the_generalized_problem():
                                   linalg.eigh(a, full, subset_by_index=[0, 4])[0])
     np.testing.assert_array_equal(_smallest_dense_pairs(a, None, 5)[0],
                                   linalg.eigh(a, subset_by_index=[0, 4])[0])
+
+
+def test_largest_eigenvalue_bound_is_close():
+    from sklearn.datasets import make_blobs
+    from sklearn.neighbors import kneighbors_graph
+
+    from specseg._multigrid import _Explicit, _largest_eigenvalue_bound
+
+    X, _ = make_blobs(3000, n_features=10, centers=10, cluster_std=3.0, random_state=0)
+    connectivity = kneighbors_graph(X, 10, include_self=True)
+    L, _ = _normalized_laplacian(check_affinity(0.5 * (connectivity + connectivity.T)))
+    A = IdentityMinus(L.S, 1.0 + 1e-8)
+    largest = linalg.eigvalsh(A.tocsr().toarray())[-1]
+    estimate = _largest_eigenvalue_bound(A)
+    assert abs(estimate - largest) < 0.05 * largest
+    # the same for the explicit matrix, and deterministic
+    assert _largest_eigenvalue_bound(_Explicit(A.tocsr())) == pytest.approx(estimate, rel=1e-12)
+    assert _largest_eigenvalue_bound(A) == estimate

@@ -313,10 +313,14 @@ def build_hierarchy(A, b, *, theta=0.1, max_coarse=400, max_levels=25, dtype=np.
         if n_coarse == 0 or n_coarse >= 0.9 * A.shape[0]:
             break
         P, b_coarse = _tentative_prolongator(aggregates, b)
-        smoother = _jacobi_weights(A)
         smoothed = _aggregate_degree(A.negated_offdiagonal(), aggregates) < UNSMOOTHED_MIN_DEGREE
         if smoothed:
+            smoother = _jacobi_weights(A)
             P = _smooth_prolongator(A, P, smoother)
+        elif isinstance(A, IdentityMinus):
+            smoother = _jacobi_weights(A, _largest_eigenvalue_bound(A))
+        else:
+            smoother = _jacobi_weights(A)
         R = sparse.csr_array(P.T)
         # P^T P: the next level's mass matrix, needed where this level's is I (the
         # finest) and by the Galerkin product of an IdentityMinus
@@ -479,14 +483,72 @@ def _tentative_prolongator(aggregates, b):
     return P, norms
 
 
-def _jacobi_weights(A):
-    """``omega / a_ii`` with omega = 4 / (3 rho), rho the Gershgorin bound of D^-1 A."""
+def _jacobi_weights(A, largest=None):
+    """``omega / a_ii`` with omega = 4 / (3 rho), rho the Gershgorin bound of D^-1 A,
+    or ``largest / shift`` where ``largest`` bounds the eigenvalues of an
+    :class:`IdentityMinus` (uniform diagonal ``shift``) and is the smaller."""
     diagonal = A.diagonal()
     diagonal = np.where(diagonal > 0, diagonal, 1.0)
     row_abs = A.row_abs_sums()
     rho = float(np.max(row_abs / diagonal)) if row_abs.size else 1.0
+    if largest is not None:
+        rho = min(rho, largest / A.shift)
     omega = 4.0 / (3.0 * max(rho, 1e-12))
     return omega / diagonal
+
+
+#: Lanczos steps of ``_largest_eigenvalue_bound``.
+LANCZOS_STEPS = 10
+
+
+def _largest_eigenvalue_bound(A, steps=LANCZOS_STEPS):
+    """An estimate of the largest eigenvalue of a symmetric ``A``: the largest Ritz
+    value of a few Lanczos steps plus its residual norm. (An estimate up to a
+    third too low still leaves the damped Jacobi smoother convergent:
+    ``4 / 3 * 1.5 < 2``.)
+
+    The Jacobi weight of the levels whose prolongator stays unsmoothed (graphs of
+    high-dimensional data, see ``UNSMOOTHED_MIN_DEGREE``) comes from it instead of
+    from the Gershgorin bound, which is loose there: on the 10-NN graph of 10,000
+    points in 10-D the bound is 2.46 and the largest eigenvalue 1.48. With the
+    tighter weight the fine LOBPCG solve took 7 iterations instead of 8 on 10-D
+    blobs of 10,000 and 20,000 points and 5 instead of 7 on a 64-D mixture of
+    20,000 (the same labels); the 10 steps cost 1.5 ms at 10,000 nodes. The
+    estimates were within 2% of the largest eigenvalues, either side (1.43-1.49
+    on those graphs, digits and moons). The start is deterministic (no random numbers): a cosine
+    of golden-angle steps, which has weight on every eigenvector of a generic
+    graph. (Smoothed levels keep the Gershgorin bound, which also enters their
+    prolongator: with the estimate there too, digits, 1,797 x 64, took 11
+    iterations instead of 17, but every image's hierarchy would change.)
+    """
+    n = A.shape[0]
+    if isinstance(A, IdentityMinus):  # SciPy's product of one vector: less overhead
+        S, shift = A.S, A.shift
+
+        def product(v):
+            w = S @ v
+            np.negative(w, out=w)
+            w += shift * v
+            return w
+    else:
+        product = A.__matmul__
+    v = np.cos(np.arange(n) * 2.399963229728653)
+    v /= np.linalg.norm(v)
+    previous, beta = np.zeros(n), 0.0
+    alphas, betas = [], []
+    for _ in range(max(1, min(steps, n))):
+        w = product(v)
+        alpha = float(v @ w)
+        w -= alpha * v
+        w -= beta * previous
+        alphas.append(alpha)
+        beta = float(np.linalg.norm(w))
+        betas.append(beta)
+        if beta <= 1e-12 * abs(alpha):
+            break
+        previous, v = v, w / beta
+    values, vectors = linalg.eigh_tridiagonal(np.array(alphas), np.array(betas[:-1]))
+    return float(values[-1] + abs(betas[-1] * vectors[-1, -1]))
 
 
 def _smooth_prolongator(A, P, smoother):
