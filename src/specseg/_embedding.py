@@ -89,8 +89,8 @@ FINE_MAXITER = 200
 #: Tighter costs iterations and changes no labels: 10-NN graphs of 10-D blobs,
 #: 10 clusters, 10,000 nodes take 16 "amg" iterations to 1e-8, 12 to 1e-6,
 #: 9 to 1e-5 and 7 to 1e-4, all with ARI 0.9883 (20,000 nodes: 15, 11, 9, 7,
-#: ARI 0.9884). "amg" takes ``ITERATIVE_TOL`` at every size on graphs of
-#: high-dimensional data (``_amg_default_tol``), whose eigengap after the cluster
+#: ARI 0.9884). "amg" takes ``ITERATIVE_TOL`` under ``SMALL_TOL_MAX_NODES`` too on
+#: graphs of high-dimensional data (``_amg_default_tol``), whose eigengap after the cluster
 #: eigenvalues is wide: the "kmeans" labels of those two graphs and of a 64-D
 #: mixture of 20,000 points were the same as at 1e-5, in 10-15% less time of the
 #: whole clustering. Graphs that "auto" solves densely (up to ``DENSE_MAX_NODES``),
