@@ -415,14 +415,15 @@ def _kmeans_plusplus(X, k, squared_norms, weights, random_state):
     centres[0] = X[random_state.choice(n, p=weights / weights.sum())]
     closest = _squared_distances(centres[:1], X, squared_norms)
     potential = closest @ weights
-    for c in range(1, k):
+    column = weights.reshape(-1, 1)
+    for c in range(1, k):  # (methods, not NumPy's functions: less overhead per call)
         targets = random_state.uniform(size=n_trials) * potential
-        candidates = np.searchsorted(np.cumsum(weights * closest), targets)
-        np.clip(candidates, None, closest.size - 1, out=candidates)
+        candidates = (weights * closest).cumsum().searchsorted(targets)
+        np.minimum(candidates, closest.size - 1, out=candidates)  # as its np.clip
         distances = _squared_distances(X[candidates], X, squared_norms)
         np.minimum(closest, distances, out=distances)
-        potentials = distances @ weights.reshape(-1, 1)
-        best = np.argmin(potentials)
+        potentials = distances @ column
+        best = potentials.argmin()
         potential = potentials[best]
         closest = distances[best]
         centres[c] = X[candidates[best]]
