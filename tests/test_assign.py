@@ -163,3 +163,55 @@ def test_kmeans_starts_on_a_sample_of_many_rows(monkeypatch, capsys):
     assert capsys.readouterr().out.count("Initialization complete") == 4
     assert adjusted_rand_score(full, sampled) > 0.99
     assert adjusted_rand_score(truth, sampled) >= adjusted_rand_score(truth, full) - 0.01
+
+
+@pytest.mark.parametrize(("n", "k", "seed"), [(2000, 10, 0), (500, 3, 4), (40, 5, 1)])
+def test_kmeans_runs_are_scikit_learns_to_the_last_bit(n, k, seed):
+    from sklearn.cluster import KMeans
+
+    from specseg._assign import _fit_kmeans
+    from specseg._parallel import single_threaded_openmp
+
+    rng = np.random.default_rng(seed)
+    points = rng.standard_normal((n, 6))
+    points[: n // 3] += 1.5
+    # on one OpenMP thread, as _kmeans runs it (Lloyd's sums depend on the threads)
+    with single_threaded_openmp():
+        expected = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(points)
+        labels, centres = _fit_kmeans(points, k, seed, n_init=4)
+    np.testing.assert_array_equal(labels, expected.labels_)
+    np.testing.assert_array_equal(centres, expected.cluster_centers_)
+    # from given centres, one run
+    start = points[rng.choice(n, k, replace=False)] + 0.01
+    with single_threaded_openmp():
+        expected = KMeans(n_clusters=k, init=start, n_init=1, random_state=seed).fit(points)
+        labels, centres = _fit_kmeans(points, k, seed, init=start)
+    np.testing.assert_array_equal(labels, expected.labels_)
+    np.testing.assert_array_equal(centres, expected.cluster_centers_)
+
+
+def test_kmeans_warns_of_fewer_distinct_clusters_like_scikit_learn():
+    from sklearn.exceptions import ConvergenceWarning
+
+    from specseg._assign import _fit_kmeans
+
+    points = np.repeat(np.eye(3), 10, axis=0)  # 3 distinct points, 5 clusters asked
+    with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+        _fit_kmeans(points, 5, 0, n_init=2)
+
+
+def test_kmeans_starts_on_a_sample_of_200_rows_per_cluster(monkeypatch, capsys):
+    import specseg._assign as assign_module
+
+    points, truth = blobs(n_per=600, k=4, seed=5)  # 2,400 rows: above 2,000
+    points += 0.8 * np.random.default_rng(6).standard_normal(points.shape)
+    sampled = assign_module._kmeans(points, 4, np.random.default_rng(0), n_init=3, verbose=True)
+    assert capsys.readouterr().out.count("Initialization complete") == 4
+    monkeypatch.setattr(assign_module, "KMEANS_SAMPLE_MIN_ROWS", 10_000)
+    full = assign_module._kmeans(points, 4, np.random.default_rng(0), n_init=3, verbose=True)
+    assert capsys.readouterr().out.count("Initialization complete") == 3
+    assert adjusted_rand_score(full, sampled) > 0.99
+    assert adjusted_rand_score(truth, sampled) >= adjusted_rand_score(truth, full) - 0.01
+    # and without verbose (not scikit-learn's KMeans) the same labels
+    quiet = assign_module._kmeans(points, 4, np.random.default_rng(0), n_init=3)
+    np.testing.assert_array_equal(quiet, full)

@@ -148,3 +148,13 @@ def test_pool_grows_for_more_threads(monkeypatch):
     monkeypatch.setenv("SPECSEG_NUM_THREADS", "4")
     map_chunks(4 * CHUNK_ROWS, lambda a, b: None)
     assert _parallel._pool._max_workers >= 4
+
+
+@pytest.mark.parametrize("n", [1000, CHUNK_ROWS + 7])
+def test_gram_stacked_or_not_gives_the_products(threads, n):
+    rng = np.random.default_rng(5)
+    x, t, p = (rng.standard_normal((n, 4)) for _ in range(3))
+    pairs = [(x, t), (x, p), (t, t), (t, p), (p, p), (x, x)]
+    for stacked in (None, True, False):
+        for got, (left, right) in zip(gram(pairs, n, stacked=stacked), pairs, strict=True):
+            np.testing.assert_allclose(got, left.T @ right, rtol=1e-12, atol=1e-9)

@@ -151,3 +151,66 @@ def test_prolongator_smoothed_where_aggregates_have_few_neighbours(kind, smoothe
     assert values[0] == pytest.approx(0.0, abs=1e-8)
     np.testing.assert_allclose(np.abs(vectors[:, 0]), sqrt_degree / np.linalg.norm(sqrt_degree),
                                atol=1e-6)
+
+
+def test_aggregate_degree_table_counts_as_unique_does(monkeypatch):
+    from sklearn.datasets import make_blobs
+    from sklearn.neighbors import kneighbors_graph
+
+    from specseg import _multigrid
+    from specseg._multigrid import _aggregate_degree, _strong_connections
+
+    X, _ = make_blobs(3000, n_features=10, centers=10, cluster_std=3.0, random_state=0)
+    connectivity = kneighbors_graph(X, 10, include_self=True)
+    S = _normalized_laplacian(check_affinity(0.5 * (connectivity + connectivity.T)))[0].S
+    from pyamg.aggregation import standard_aggregation
+
+    aggregates = standard_aggregation(_strong_connections(S, 0.1, plain=True))[0].tocsr()
+    loose = aggregates.tolil()
+    loose[::7] = 0  # some nodes in no aggregate
+    loose = sparse.csr_array(loose)
+    loose.eliminate_zeros()
+    for groups in (aggregates, loose):
+        for sample in (256, 16):  # every aggregate, and every few
+            monkeypatch.setattr(_multigrid, "DEGREE_SAMPLE", sample)
+            table = _aggregate_degree(S, groups)
+            monkeypatch.setattr(_multigrid, "DEGREE_TABLE_MAX", 0)
+            assert _aggregate_degree(S, groups) == table
+            monkeypatch.setattr(_multigrid, "DEGREE_TABLE_MAX", 1 << 22)
+
+
+def test_dense_pairs_with_a_diagonal_mass_match_the_generalized_problem():
+    from specseg._embedding import _smallest_dense_pairs
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((40, 40))
+    a = a @ a.T
+    mass = np.diag(rng.uniform(0.5, 2.0, 40))
+    values, vectors = _smallest_dense_pairs(a, mass, 5)
+    expected_values, expected = linalg.eigh(a, mass, subset_by_index=[0, 4])
+    np.testing.assert_allclose(values, expected_values, rtol=1e-10)
+    np.testing.assert_allclose(np.abs(vectors), np.abs(expected), atol=1e-10)
+    # a mass that is not diagonal, or none, goes to the generalized solver as before
+    full = mass + 0.01
+    np.testing.assert_array_equal(_smallest_dense_pairs(a, full, 5)[0],
+                                  linalg.eigh(a, full, subset_by_index=[0, 4])[0])
+    np.testing.assert_array_equal(_smallest_dense_pairs(a, None, 5)[0],
+                                  linalg.eigh(a, subset_by_index=[0, 4])[0])
+
+
+def test_largest_eigenvalue_bound_is_close():
+    from sklearn.datasets import make_blobs
+    from sklearn.neighbors import kneighbors_graph
+
+    from specseg._multigrid import _Explicit, _largest_eigenvalue_bound
+
+    X, _ = make_blobs(3000, n_features=10, centers=10, cluster_std=3.0, random_state=0)
+    connectivity = kneighbors_graph(X, 10, include_self=True)
+    L, _ = _normalized_laplacian(check_affinity(0.5 * (connectivity + connectivity.T)))
+    A = IdentityMinus(L.S, 1.0 + 1e-8)
+    largest = linalg.eigvalsh(A.tocsr().toarray())[-1]
+    estimate = _largest_eigenvalue_bound(A)
+    assert abs(estimate - largest) < 0.05 * largest
+    # the same for the explicit matrix, and deterministic
+    assert _largest_eigenvalue_bound(_Explicit(A.tocsr())) == pytest.approx(estimate, rel=1e-12)
+    assert _largest_eigenvalue_bound(A) == estimate

@@ -33,7 +33,7 @@ __all__ = ["lobpcg_smallest"]
 
 def lobpcg_smallest(
     A, X, *, B=None, M=None, Y=None, tol=1e-6, maxiter=200, n_wanted=None, callback=None,
-    ritz_values=None, overwrite_x=False,
+    ritz_values=None, overwrite_x=False, stacked_grams=None,
 ):
     """Smallest eigenpairs of a symmetric pencil by block LOBPCG.
 
@@ -67,6 +67,9 @@ def lobpcg_smallest(
     overwrite_x : bool, optional
         Whether ``X`` may be overwritten (it is updated in place, saving a copy,
         when it is a C-ordered float64 array).
+    stacked_grams : bool, optional
+        ``stacked`` of the Rayleigh-Ritz step's :func:`_parallel.gram` (default:
+        its own choice).
 
     Returns
     -------
@@ -160,7 +163,8 @@ def lobpcg_smallest(
         else:
             pairs = [(X, AT), (X, AP), (T, AT), (T, AP), (P, AP),
                      (T, BT), (X, BP), (T, BP), (P, BP)]
-            g_xat, g_xap, g_tat, g_tap, g_pap, g_tbt, g_xbp, g_tbp, g_pbp = gram(pairs, n)
+            g_xat, g_xap, g_tat, g_tap, g_pap, g_tbt, g_xbp, g_tbp, g_pbp = gram(
+                pairs, n, stacked=stacked_grams)
             gram_a = np.block([
                 [np.diag(theta), g_xat, g_xap],
                 [g_xat.T, g_tat, g_tap],
