@@ -109,6 +109,9 @@ AFFINE_RIDGE = 1e-6
 #: under its own affine fit is at most this many times the pixel noise
 #: variance (on shaded frames 0.98-1.0, on striped textures 1.8-3.1).
 MODEL_FIT_FACTOR = 1.2
+#: The affine sums of larger frames are taken over a regular sample of at most
+#: this many pixels (see ``AffineMoments.from_labels``).
+MOMENT_PIXELS = 1 << 20
 #: Pixels per slab when the affine sums are taken over a large frame.
 SLAB_PIXELS = 1 << 20
 #: Most rounds of :func:`affine_competition` (it settles in two to five).
@@ -322,13 +325,24 @@ class AffineMoments:
         self.gram, self.cross, self.energy = gram, cross, energy
 
     @classmethod
-    def from_labels(cls, features, regions, n_regions):
+    def from_labels(cls, features, regions, n_regions, *, max_pixels=None):
         """The sums of every region ``0 .. n_regions - 1`` of ``regions`` (-1: none).
 
-        Slabs of about ``SLAB_PIXELS`` pixels along the first axis keep the
-        temporaries small on large frames.
+        Above ``max_pixels`` pixels (default ``MOMENT_PIXELS``) the sums are
+        taken over every ``s``-th pixel along each axis, the least ``s`` that
+        samples at most that many: a plane fitted to a few thousand pixels of a
+        region is as good as one fitted to all of them, and every measure made
+        with the sums (costs, residuals, their ratio to the noise) is relative
+        to the pixels summed. Slabs of about ``SLAB_PIXELS`` pixels along the
+        first axis keep the temporaries small.
         """
         regions = np.asarray(regions)
+        limit = MOMENT_PIXELS if max_pixels is None else max_pixels
+        step = 1
+        while int(np.prod([-(-n // step) for n in regions.shape])) > limit:
+            step += 1
+        sample = (slice(None, None, step),) * regions.ndim
+        regions, features = regions[sample], features[sample]
         d = regions.ndim + 1
         n_channels = features.shape[-1]
         gram = np.zeros((n_regions, d, d))
@@ -605,6 +619,6 @@ def robust_partition(features, regions, stats, labels, n_segments, *, noise,
     merged = affine_competition(moments, stats.pairs, merged)
     if weakest_boundary(stats, labels) < factor * typical:
         return merged  # the spectral partition has a boundary the image does not support
-    region_pixels = float(stats.count.sum()) / max(stats.n_regions, 1)
+    region_pixels = float(moments.gram[:, 0, 0].sum()) / max(stats.n_regions, 1)  # as summed
     gain = moments.partition_residual(labels) - moments.partition_residual(merged)
     return merged if gain > switch * region_pixels * noise**2 else labels

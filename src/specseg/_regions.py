@@ -84,6 +84,11 @@ DEFAULT_REGIONS = {2: 400, 3: 1000}
 MIN_REGION_PIXELS = 40
 #: Gaussian smoothing (pixels) of the features compared when snapping boundaries.
 SNAP_SIGMA = 0.5
+#: :func:`pixel_noise` reads a central crop of at most this many pixels along
+#: the first two axes ...
+NOISE_SIDE = 1024
+#: ... and at most about this many indices of the other axes (volumes).
+NOISE_REST = 64
 #: Given the pixel noise, boundary pixels move only to a segment whose local mean
 #: is this many smoothed-noise deviations from their own segment's.
 SNAP_SEPARATION = 3.0
@@ -489,6 +494,13 @@ def pixel_noise(features):
     x = np.asarray(features)
     if x.ndim < 3 or min(x.shape[:2]) < 2:
         return 0.0
+    # a central crop of at most NOISE_SIDE along the first two axes and every
+    # s-th index along the others keeps large frames and volumes cheap
+    crop = tuple(slice(max(0, (n - NOISE_SIDE) // 2), max(0, (n - NOISE_SIDE) // 2) + NOISE_SIDE)
+                 for n in x.shape[:2])
+    rest = x.shape[2:-1]
+    step = max(1, int(np.ceil(np.prod(rest, dtype=float) / NOISE_REST))) if rest else 1
+    x = x[crop + (slice(None, None, step),) * len(rest)]
     detail = 0.5 * (x[:-1, :-1] - x[1:, :-1] - x[:-1, 1:] + x[1:, 1:])
     sigma = np.median(np.abs(detail).reshape(-1, x.shape[-1]), axis=0) / 0.6745
     return float(np.linalg.norm(sigma))
@@ -551,33 +563,43 @@ def snap_boundaries(features, labels, *, width, mask=None, noise=None):
     segments = np.unique(sub[sub_band])
     target = smooth[sub_band]
     own = sub[sub_band]
-    # the local mean of every segment present near a band pixel, kept sparse
-    # (a band pixel sees two or three segments): (segment, pixels, means)
-    local_means = []
+    # the local means near every band pixel: of its own segment (own_mean) and,
+    # kept sparse, of the other segments present (a band pixel sees one or two)
+    index = np.int32 if target.shape[0] < 2**31 else np.int64
+    others = []
     own_mean = np.empty_like(target)
     for c in segments:
         member = (sub == c).astype(np.float32)
         count = ndimage.uniform_filter(member, size=size, mode="constant")[sub_band]
-        near = np.flatnonzero(count > 0.5 / size**labels.ndim)
+        near = np.flatnonzero(count > 0.5 / size**labels.ndim).astype(index)
         local = np.stack(
             [ndimage.uniform_filter(member * smooth[..., channel], size=size,
                                     mode="constant")[sub_band][near]
              for channel in range(smooth.shape[-1])], axis=-1) / count[near, None]
-        local_means.append((c, near, local))
         mine = own[near] == c
         own_mean[near[mine]] = local[mine]
+        others.append((near[~mine], local[~mine]))
+        del member, count, near, local, mine
     if noise is not None:
         limit = SNAP_SEPARATION * noise * _smoothed_noise_gain(labels.ndim)
+    own_distance = ((target - own_mean) ** 2).astype(np.float64).sum(axis=1)
     best = np.full(target.shape[0], np.inf)
     choice = own.copy()
-    for c, near, local in local_means:
-        distance = ((target[near] - local) ** 2).astype(np.float64).sum(axis=1)
-        if noise is not None:  # own segment, or one clearly apart from it
-            apart = ((local - own_mean[near]) ** 2).sum(axis=1) >= limit**2
-            distance = np.where(apart | (own[near] == c), distance, np.inf)
-        better = distance < best[near]
-        best[near[better]] = distance[better]
-        choice[near[better]] = c
+    for c, (near, local) in zip(segments, others, strict=True):
+        # in segment order, as one pass over all segments would: ties go to the
+        # first; the pixels of segment c compare their own local mean
+        for where, distance in (
+            (np.flatnonzero(own == c), None),
+            (near, ((target[near] - local) ** 2).astype(np.float64).sum(axis=1)),
+        ):
+            if distance is None:
+                distance = own_distance[where]
+            elif noise is not None:  # only a segment clearly apart from its own
+                apart = ((local - own_mean[near]) ** 2).sum(axis=1) >= limit**2
+                distance = np.where(apart, distance, np.inf)
+            better = distance < best[where]
+            best[where[better]] = distance[better]
+            choice[where[better]] = c
     out = labels.copy()
     out_sub = out[box]  # a view: writes go to ``out``
     out_sub[sub_band] = choice
