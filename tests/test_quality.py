@@ -6,7 +6,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from specseg import segment
 from specseg._clustering import choose_n_segments
-from specseg.datasets import balls, hue_regions, shapes, textured_regions
+from specseg.datasets import balls, four_circles, hue_regions, shapes, textured_regions
 
 
 @pytest.mark.parametrize("noise", [0.05, 0.1])
@@ -98,7 +98,18 @@ def test_mode_choice_and_errors():
     image, _ = shapes(64, n_shapes=2, random_state=0)
     _, info = segment(image, 3, return_info=True)
     assert info["mode"] == "regions"
+    # a mask over grey levels that differ: segmented like the whole frame
     _, info = segment(image, 3, mask=image > -10, return_info=True)
+    assert info["mode"] == "regions"
+    # a mask over one grey level and noise (the seed example): the mask's
+    # shape is what there is to segment, and the pixel graph follows it
+    flat, mask, _ = four_circles(100, random_state=0)
+    _, info = segment(flat, 4, mask=mask, return_info=True)
+    assert info["mode"] == "pixels"
+    # a small mask
+    small = np.zeros(image.shape, bool)
+    small[:20, :20] = True
+    _, info = segment(image, 2, mask=small, return_info=True)
     assert info["mode"] == "pixels"
     _, info = segment(image[:20, :20], 2, return_info=True)
     assert info["mode"] == "pixels"
@@ -112,3 +123,15 @@ def test_textured_scene_runs():
     image, truth = textured_regions(64, n_regions=3, random_state=0)
     labels = segment(image, 3)
     assert labels.shape == truth.shape and len(np.unique(labels)) == 3
+
+
+def test_masked_noisy_volume_is_segmented_by_regions():
+    # levels that differ inside the mask, under noise: "auto" must not take
+    # the pixel graph, whose cut follows the noise (ARI 0.07 on this volume)
+    volume, truth = shapes(40, n_shapes=3, ndim=3, shading=0.3, random_state=0)
+    mask = np.zeros(volume.shape, bool)
+    mask[3:37, 3:37, 3:37] = True
+    labels, info = segment(volume, 4, mask=mask, random_state=0, return_info=True)
+    assert info["mode"] == "regions"
+    assert (labels[~mask] == -1).all()
+    assert adjusted_rand_score(truth[mask], labels[mask]) > 0.9

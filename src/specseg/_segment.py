@@ -29,8 +29,12 @@ __all__ = ["segment"]
 
 MODES = ("auto", "pixels", "regions", "contours")
 
-#: "auto" uses the region graph for unmasked images with at least this many pixels.
+#: "auto" uses the region graph for images (or masks) with at least this many pixels.
 AUTO_REGIONS_MIN_PIXELS = 48 * 48
+#: ... and for a mask only where the image varies inside it by more than this
+#: many times the variance of its pixel noise (the seed example: 1.0; noisy
+#: shapes of several grey levels: 9 and more).
+AUTO_FLAT_FACTOR = 2.0
 #: "auto" uses the "contours" mode on 2-D frames whose noise (see
 #: :func:`noise_level`) is at most this fraction of the value range: 95 % of the
 #: BSDS500 train photographs lie under 0.027 (median 0.009), while the noisy
@@ -85,18 +89,19 @@ def segment(
     mode : {"auto", "pixels", "regions", "contours"}, optional
         "pixels" cuts the graph of neighbouring pixels (:func:`pixel_graph`);
         "regions" cuts a graph of superpixels (:func:`region_graph`), which is
-        much better and faster on whole frames (with ``refine``, a cut with a
-        boundary that no step in the image supports, such as one along slow
-        shading, gives way to a greedy merge of the regions by boundary
-        contrast; see ``specseg._contrast``). "contours" (2-D only) cuts the
+        much better and faster on whole frames (with ``refine``, where slow
+        shading may have misled the cut, a partition by affine region models
+        can replace it; see ``specseg._contrast``). "contours" (2-D only) cuts the
         hierarchy of :func:`hierarchy`, built from learned boundary cues and
         their spectral globalization: the mode for photographs; with
         ``n_segments="auto"`` it cuts at ``threshold`` (default
-        ``AUTO_THRESHOLD``). "auto" picks "pixels" when a mask is given or
-        the image has fewer than ``AUTO_REGIONS_MIN_PIXELS`` pixels,
-        "contours" for 2-D frames with little pixel noise (photographs, see
-        :func:`noise_level` and ``AUTO_CONTOURS_MAX_NOISE``), and "regions"
-        otherwise (noisy frames, volumes).
+        ``AUTO_THRESHOLD``). "auto" picks "pixels" for images (or masks) of
+        fewer than ``AUTO_REGIONS_MIN_PIXELS`` pixels and for masks inside
+        which the image varies by its noise alone (the mask's shape is what
+        there is to segment, as in the seed example), "contours" for 2-D
+        frames with little pixel noise (photographs, see :func:`noise_level`
+        and ``AUTO_CONTOURS_MAX_NOISE``), and "regions" otherwise (noisy
+        frames, volumes).
     mask : (M, N[, P]) array_like of bool, optional
         Pixels to segment (nonzero = inside). Pixels outside get label -1.
     channel_axis : int, optional
@@ -372,10 +377,8 @@ def _snap(features, labels, graph, noise):
 
 
 def _auto_mode(image, mask, channel_axis):
-    """"pixels" for masked or small inputs; "contours" for clean 2-D frames
-    (photographs); "regions" for noisy frames and volumes."""
-    if mask is not None:
-        return "pixels"
+    """"pixels" for small inputs and for masks over flat intensities; "contours"
+    for clean 2-D frames (photographs); "regions" for noisy frames and volumes."""
     shape = np.shape(image)
     if channel_axis is not None:
         try:
@@ -383,11 +386,41 @@ def _auto_mode(image, mask, channel_axis):
         except TypeError:
             return "pixels"  # the graph builder reports the bad channel_axis
         shape = tuple(s for a, s in enumerate(shape) if a != axis)
-    if int(np.prod(shape)) < AUTO_REGIONS_MIN_PIXELS:
+    if mask is not None:
+        try:
+            inside = np.asarray(mask, dtype=bool)
+        except (TypeError, ValueError):
+            return "pixels"  # the graph builder reports the bad mask
+        if inside.shape != tuple(shape):
+            return "pixels"
+        if int(inside.sum()) < AUTO_REGIONS_MIN_PIXELS or _flat_inside(image, inside,
+                                                                        channel_axis):
+            return "pixels"
+    elif int(np.prod(shape)) < AUTO_REGIONS_MIN_PIXELS:
         return "pixels"
     if len(shape) == 2 and noise_level(image, channel_axis) <= AUTO_CONTOURS_MAX_NOISE:
         return "contours"
     return "regions"
+
+
+def _flat_inside(image, mask, channel_axis):
+    """Whether the image varies inside ``mask`` by its pixel noise alone.
+
+    Then the mask's own shape is all there is to segment (the seed example:
+    touching discs of one grey level), and the pixel graph follows it where
+    superpixels cannot; an image with structure inside the mask is segmented
+    like an unmasked one. The test: the variance inside the mask is at most
+    ``AUTO_FLAT_FACTOR`` times the variance of the pixel noise
+    (:func:`specseg._regions.pixel_noise`), summed over channels.
+    """
+    values = np.asarray(image, dtype=np.float32)
+    if channel_axis is None:
+        values = values[..., np.newaxis]
+    else:
+        values = np.moveaxis(values, channel_axis, -1)
+    noise = pixel_noise(values)
+    spread = float(values[mask].var(axis=0).sum())
+    return spread <= AUTO_FLAT_FACTOR * noise**2
 
 
 def noise_level(image, channel_axis=None):
