@@ -166,8 +166,10 @@ still processed), 2 usage error. Each failure is one line on stderr.
                    "(e.g. a colour .npy: --channel-axis -1).  [default: -1 for RGB(A) "
                    "and palette images, none otherwise]")
 @click.option("--mode", type=click.Choice(MODES), default="auto", show_default=True,
-              help="Graph over 'pixels' or superpixel 'regions'; 'auto' uses regions for "
-                   "whole frames and pixels with a mask or for small images.")
+              help="Graph over 'pixels', superpixel 'regions' or the 'contours' hierarchy; "
+                   "'auto' uses contours for clean 2-D photographs, regions for noisy "
+                   "frames and volumes, and pixels for small images and for masks over "
+                   "flat intensities (the seed example).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Cut the contour hierarchy at this level (0..1; higher gives fewer "
                    "segments); implies --mode contours and -k auto.  [default with -k auto "
