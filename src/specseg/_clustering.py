@@ -202,10 +202,12 @@ def _cluster(
         print(f"Computing label assignment using {assign}")
     with stage("assignment"):
         # small products on tall blocks and one QR: several BLAS threads only wait
-        # on each other (see _embedding._blas_threads_for); not worth setting up
-        # for small graphs
-        large = result.embedding.shape[0] >= 100_000
-        with single_threaded_blas() if large else nullcontext():
+        # on each other (see _embedding._blas_threads_for). On every graph, not
+        # only large ones, so that the labels do not depend on the BLAS threads
+        # of the calling thread: the QR's last bits do, and on a near tie (a
+        # 16 x 16 image of tests/test_concurrency.py) a call from a worker
+        # thread once labelled 9 pixels otherwise than the same call alone
+        with single_threaded_blas():
             labels = _assign(result.embedding, n_clusters, method=assign, rng=rng,
                              n_init=n_init, verbose=verbose)
         labels = separate_components(affinity, labels, n_clusters, result.n_components)
