@@ -203,8 +203,7 @@ def typical_contrast(stats):
     if i.size == 0:
         return 0.0, 0.0
     mean = stats.mean
-    count = np.maximum(stats.count, 1)
-    mean_variance = np.maximum(stats.total_sq / count[:, None] - mean**2, 0.0).sum(axis=1) / count
+    mean_variance = stats.variance / np.maximum(stats.count, 1)
     contrast = np.linalg.norm(mean[i] - mean[j], axis=1)
     noise = np.sqrt(mean_variance[i] + mean_variance[j])
     return float(np.median(contrast)), float(np.median(noise))
@@ -261,8 +260,7 @@ def majority_regions(features, regions, stats, *, sigma=1.0):
 
     from ._regions import MIN_REGION_PIXELS
 
-    count = np.maximum(stats.count, 1)
-    variance = np.maximum(stats.total_sq / count[:, None] - stats.mean**2, 0.0).sum(axis=1)
+    variance = stats.variance
     sizable = stats.count >= MIN_REGION_PIXELS
     noise = float(np.median(variance[sizable])) if sizable.any() else 0.0
     # a region split in two keeps at least one region's worth of pixels
@@ -394,9 +392,9 @@ class AffineMoments:
         residual = self.residual(self.gram[sizable], self.cross[sizable], self.energy[sizable])
         return bool(np.median(residual / count[sizable]) <= factor * noise**2)
 
-    def partition_residual(self, labels):
-        """Residual sum of squares of one affine fit per segment of ``labels``
-        (one segment per region; -1: left out)."""
+    def grouped(self, labels):
+        """``(gram, cross, energy)`` summed over the regions of each segment of
+        ``labels`` (one segment per region, ``0 .. k - 1``; -1: left out)."""
         labels = np.asarray(labels)
         inside = labels >= 0
         k = int(labels.max()) + 1 if inside.any() else 0
@@ -405,13 +403,11 @@ class AffineMoments:
         np.add.at(gram, labels[inside], self.gram[inside])
         np.add.at(cross, labels[inside], self.cross[inside])
         energy = np.bincount(labels[inside], self.energy[inside], minlength=k)
-        return float(self.residual(gram, cross, energy).sum())
+        return gram, cross, energy
 
-    def merge_cost(self, a, b):
-        """Increase of the residual sum of squares when regions ``a`` and ``b`` merge."""
-        g, c, e = self.gram, self.cross, self.energy
-        return float(self.residual(g[a] + g[b], c[a] + c[b], e[a] + e[b])
-                     - self.residual(g[a], c[a], e[a]) - self.residual(g[b], c[b], e[b]))
+    def partition_residual(self, labels):
+        """Residual sum of squares of one affine fit per segment of ``labels``."""
+        return float(self.residual(*self.grouped(labels)).sum())
 
 
 def affine_merge(moments, pairs, n_segments):
@@ -551,10 +547,7 @@ def affine_competition(moments, pairs, labels, *, max_rounds=COMPETITION_ROUNDS)
     i, j = np.asarray(pairs)[:, 0], np.asarray(pairs)[:, 1]
     candidates = np.concatenate([np.arange(n), i, j])
     for _ in range(max_rounds):
-        gram = np.zeros((k,) + moments.gram.shape[1:])
-        cross = np.zeros((k,) + moments.cross.shape[1:])
-        np.add.at(gram, labels, moments.gram)
-        np.add.at(cross, labels, moments.cross)
+        gram, cross, _ = moments.grouped(labels)
         coef = moments.coefficients(gram, cross)
         segment = np.concatenate([labels, labels[j], labels[i]])
         c = coef[segment]

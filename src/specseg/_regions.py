@@ -139,6 +139,12 @@ class RegionStatistics:
         """Mean feature vector of every region."""
         return self.total / np.maximum(self.count, 1)[:, None]
 
+    @property
+    def variance(self):
+        """Variance of the features within every region, summed over channels."""
+        return np.maximum(self.total_sq / np.maximum(self.count, 1)[:, None] - self.mean**2,
+                          0.0).sum(axis=1)
+
     @classmethod
     def from_labels(cls, features, labels, n_regions=None):
         """Statistics of ``labels`` (``>= 0``; -1 marks pixels outside every region)."""
@@ -214,9 +220,7 @@ def region_affinity(stats, *, beta=4.0, floor=0.0):
     """
     beta = check_positive_float("beta", beta, allow_zero=True)
     mean = stats.mean
-    spread = np.sqrt(
-        np.maximum(stats.total_sq / np.maximum(stats.count, 1)[:, None] - mean**2, 0.0).sum(axis=1)
-    )
+    spread = np.sqrt(stats.variance)
     i, j = stats.pairs[:, 0], stats.pairs[:, 1]
     distance = np.linalg.norm(mean[i] - mean[j], axis=1)
     contrast = distance / (spread[i] + spread[j] + _median_scale(distance))
@@ -494,16 +498,26 @@ def pixel_noise(features):
     x = np.asarray(features)
     if x.ndim < 3 or min(x.shape[:2]) < 2:
         return 0.0
-    # a central crop of at most NOISE_SIDE along the first two axes and every
-    # s-th index along the others keeps large frames and volumes cheap
+    return float(np.linalg.norm(_diagonal_detail_medians(_noise_sample(x)) / 0.6745))
+
+
+def _noise_sample(x):
+    """A central crop of at most ``NOISE_SIDE`` along the first two axes of a
+    ``(M, N, ..., C)`` array and every s-th index along the others (at most about
+    ``NOISE_REST`` of them): noise estimates stay cheap on large frames and volumes."""
     crop = tuple(slice(max(0, (n - NOISE_SIDE) // 2), max(0, (n - NOISE_SIDE) // 2) + NOISE_SIDE)
                  for n in x.shape[:2])
     rest = x.shape[2:-1]
     step = max(1, int(np.ceil(np.prod(rest, dtype=float) / NOISE_REST))) if rest else 1
-    x = x[crop + (slice(None, None, step),) * len(rest)]
+    return x[crop + (slice(None, None, step),) * len(rest)]
+
+
+def _diagonal_detail_medians(x):
+    """Per channel, the median of ``|x[i, j] - x[i+1, j] - x[i, j+1] + x[i+1, j+1]| / 2``
+    over the first two axes of a ``(M, N, ..., C)`` array (Donoho's noise estimate
+    before the division by 0.6745)."""
     detail = 0.5 * (x[:-1, :-1] - x[1:, :-1] - x[:-1, 1:] + x[1:, 1:])
-    sigma = np.median(np.abs(detail).reshape(-1, x.shape[-1]), axis=0) / 0.6745
-    return float(np.linalg.norm(sigma))
+    return np.median(np.abs(detail).reshape(-1, x.shape[-1]), axis=0)
 
 
 def snap_boundaries(features, labels, *, width, mask=None, noise=None):

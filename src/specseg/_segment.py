@@ -15,7 +15,14 @@ from ._embedding import SOLVERS, _touched_bytes
 from ._features import block_reduce, image_features
 from ._graph import pixel_graph
 from ._memory import check_memory as _check_memory
-from ._regions import COLOUR_SPACES, _region_graph, pixel_noise, snap_boundaries
+from ._regions import (
+    COLOUR_SPACES,
+    _diagonal_detail_medians,
+    _noise_sample,
+    _region_graph,
+    pixel_noise,
+    snap_boundaries,
+)
 from ._validation import (
     check_image,
     check_mask,
@@ -42,8 +49,6 @@ AUTO_FLAT_FACTOR = 2.0
 #: synthetic scenes of docs/quality-table.md start at 0.036 and are better
 #: served by region statistics, which average the noise out.
 AUTO_CONTOURS_MAX_NOISE = 0.03
-#: :func:`noise_level` looks at a central crop of at most this side.
-NOISE_CROP = 1024
 #: ``n_segments="auto"`` considers at most this many segments.
 AUTO_MAX_SEGMENTS = 16
 #: ``n_segments="auto"`` in the "contours" mode cuts the hierarchy here (the
@@ -250,7 +255,6 @@ def segment(
                                            assign=assign, refine=refine, tol=None, rng=rng,
                                            stages=stages, max_auto=AUTO_MAX_SEGMENTS)
         n_segments = result.eigenvalues.size
-        labels = None
         if mode == "regions" and refine and n_segments > 1:
             noise = pixel_noise(features)
             with stages("merging"):
@@ -258,7 +262,7 @@ def segment(
                                                n_segments, noise=noise)
             with stages("boundaries"):
                 labels = _snap(features, graph.to_image(node_labels), graph, noise)
-        if labels is None:
+        else:
             labels = graph.to_image(node_labels)
     labels = canonical_labels(labels)
     if not return_info:
@@ -414,11 +418,7 @@ def _flat_inside(image, mask, channel_axis):
     ``AUTO_FLAT_FACTOR`` times the variance of the pixel noise
     (:func:`specseg._regions.pixel_noise`), summed over channels.
     """
-    values = np.asarray(image, dtype=np.float32)
-    if channel_axis is None:
-        values = values[..., np.newaxis]
-    else:
-        values = np.moveaxis(values, channel_axis, -1)
+    values = _channels_last(image, channel_axis).astype(np.float32)
     noise = pixel_noise(values)
     spread = float(values[mask].var(axis=0).sum())
     return spread <= AUTO_FLAT_FACTOR * noise**2
@@ -430,8 +430,9 @@ def noise_level(image, channel_axis=None):
     The median absolute value of the finest diagonal detail
     ``(x[i, j] - x[i+1, j] - x[i, j+1] + x[i+1, j+1]) / 2`` divided by 0.6745
     (Donoho's estimate from the finest wavelet band), averaged over channels,
-    on a central crop of at most ``NOISE_CROP`` pixels a side; edges and
-    texture barely move a median.
+    on a central crop of at most ``NOISE_SIDE`` pixels a side (as
+    :func:`specseg._regions.pixel_noise`, which gives the norm over channels,
+    unscaled); edges and texture barely move a median.
 
     Examples
     --------
@@ -441,21 +442,22 @@ def noise_level(image, channel_axis=None):
     >>> round(noise_level(image + 0.1 * rng.standard_normal(image.shape)), 2)  # range 1.7
     0.06
     """
-    image = np.asarray(image)
-    if channel_axis is None:
-        image = image[..., np.newaxis]
-    else:
-        image = np.moveaxis(image, channel_axis, -1)
+    image = _channels_last(image, channel_axis)
     if image.ndim == 3:  # a central crop keeps this cheap on any frame
-        crops = tuple(slice(max(0, (n - NOISE_CROP) // 2), max(0, (n - NOISE_CROP) // 2)
-                            + NOISE_CROP) for n in image.shape[:2])
-        image = image[crops]
+        image = _noise_sample(image)
     image = image.astype(np.float32)
     span = float(image.max() - image.min())
     if image.ndim != 3 or span == 0 or min(image.shape[:2]) < 2:
         return 0.0
-    detail = 0.5 * (image[:-1, :-1] - image[1:, :-1] - image[:-1, 1:] + image[1:, 1:])
-    return float(np.mean(np.median(np.abs(detail), axis=(0, 1))) / 0.6745 / span)
+    return float(np.mean(_diagonal_detail_medians(image)) / 0.6745 / span)
+
+
+def _channels_last(image, channel_axis):
+    """``image`` as an array with its channels on the last axis (one if None)."""
+    image = np.asarray(image)
+    if channel_axis is None:
+        return image[..., np.newaxis]
+    return np.moveaxis(image, channel_axis, -1)
 
 
 class _StageClock:
