@@ -599,21 +599,21 @@ def snap_boundaries(features, labels, *, width, mask=None, noise=None):
     own_distance = ((target - own_mean) ** 2).astype(np.float64).sum(axis=1)
     best = np.full(target.shape[0], np.inf)
     choice = own.copy()
+
+    def offer(c, where, distance):
+        better = distance < best[where]
+        best[where[better]] = distance[better]
+        choice[where[better]] = c
+
+    # in segment order, as one pass over all segments would: ties go to the first
     for c, (near, local) in zip(segments, others, strict=True):
-        # in segment order, as one pass over all segments would: ties go to the
-        # first; the pixels of segment c compare their own local mean
-        for where, distance in (
-            (np.flatnonzero(own == c), None),
-            (near, ((target[near] - local) ** 2).astype(np.float64).sum(axis=1)),
-        ):
-            if distance is None:
-                distance = own_distance[where]
-            elif noise is not None:  # only a segment clearly apart from its own
-                apart = ((local - own_mean[near]) ** 2).sum(axis=1) >= limit**2
-                distance = np.where(apart, distance, np.inf)
-            better = distance < best[where]
-            best[where[better]] = distance[better]
-            choice[where[better]] = c
+        mine = np.flatnonzero(own == c)
+        offer(c, mine, own_distance[mine])
+        distance = ((target[near] - local) ** 2).astype(np.float64).sum(axis=1)
+        if noise is not None:  # only a segment clearly apart from the pixel's own
+            apart = ((local - own_mean[near]) ** 2).sum(axis=1) >= limit**2
+            distance = np.where(apart, distance, np.inf)
+        offer(c, near, distance)
     out = labels.copy()
     out_sub = out[box]  # a view: writes go to ``out``
     out_sub[sub_band] = choice
