@@ -167,9 +167,11 @@ with LocalCluster(n_workers=args["workers"], threads_per_worker=1, processes=Tru
 """
 
 
-def run_case(scratch, size, workers, *, k, memory, chunks, method):
-    labels = os.path.join(scratch, f"labels-{size}-{workers}-{method}.zarr")
-    args = {"image": os.path.join(scratch, f"scene-{size}", "image.zarr"), "labels": labels,
+def run_case(scratch, size, workers, *, k, memory, chunks, method, scene=None):
+    scene = scene or os.path.join(scratch, f"scene-{size}")
+    tag = os.path.basename(scene).removeprefix("scene-")
+    labels = os.path.join(scratch, f"labels-{tag}-{workers}-{method}-{chunks}.zarr")
+    args = {"image": os.path.join(scene, "image.zarr"), "labels": labels,
             "workers": workers, "k": k, "memory": memory, "chunks": chunks, "method": method}
     child = _CHILD.replace("SRC", repr(str(SRC)))
     out = subprocess.run([sys.executable, "-c", child, json.dumps(args)], capture_output=True,
@@ -179,9 +181,9 @@ def run_case(scratch, size, workers, *, k, memory, chunks, method):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     import zarr
 
-    truth = zarr.open_array(os.path.join(scratch, f"scene-{size}", "truth.zarr"), mode="r")
+    truth = zarr.open_array(os.path.join(scene, "truth.zarr"), mode="r")
     result["ari"] = chunked_ari(_dask_of(truth), _dask_of(zarr.open_array(labels, mode="r")))
-    in_memory = os.path.join(scratch, f"labels-{size}-0-slic.zarr")
+    in_memory = os.path.join(scratch, f"labels-{tag}-0-slic-{chunks}.zarr")
     if workers and os.path.exists(in_memory):
         result["ari_in_memory"] = chunked_ari(_dask_of(zarr.open_array(in_memory, mode="r")),
                                               _dask_of(zarr.open_array(labels, mode="r")))
@@ -268,6 +270,8 @@ def main():
     parser.add_argument("--chunks", type=int, default=128)
     parser.add_argument("--method", default="slic", choices=["slic", "watershed"])
     parser.add_argument("-k", type=int, default=8)
+    parser.add_argument("--noise", type=float, default=0.1,
+                        help="standard deviation of the scene's noise (grey levels in [0, 1])")
     parser.add_argument("--scratch")
     parser.add_argument("--allocator", action="store_true")
     parser.add_argument("--partition", type=int, nargs="*",
@@ -293,13 +297,14 @@ def main():
           "restarts | nodes | ARI vs truth | ARI vs in-memory |")
     print("|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
-        scene = os.path.join(scratch, f"scene-{size}")
+        scene = os.path.join(scratch, f"scene-{size}" + (
+            "" if args.noise == 0.1 else f"-noise{args.noise:g}"))
         if not os.path.exists(os.path.join(scene, "image.zarr")):
-            make_scene(scene, size, n_regions=args.k)
+            make_scene(scene, size, n_regions=args.k, noise=args.noise)
         for workers in args.workers:
             load = os.getloadavg()[0]
             r = run_case(scratch, size, workers, k=args.k, memory=args.memory,
-                         chunks=args.chunks, method=args.method)
+                         chunks=args.chunks, method=args.method, scene=scene)
             if "error" in r:
                 print(f"| {size}³ | {workers or 'in-memory'} | failed: {r['error']} |")
                 continue

@@ -61,6 +61,38 @@ def test_a_ball_across_eight_blocks_is_one_segment():
     assert _ari(inside, labels) >= 0.98
 
 
+def test_a_noisy_volume_in_blocks_is_segmented_as_well_as_in_one():
+    # SLIC rescales each block to its own range: a block of background alone
+    # has a narrow one, and its supervoxels followed the noise (ARI 0.20 in
+    # blocks of 40); every block now takes the range of the whole volume
+    image, truth = balls(80, n_balls=4, noise=0.3, random_state=1)
+    k = np.unique(truth).size
+    blocks = distributed.segment(da.from_array(image, chunks=40), k, random_state=0).compute()
+    assert _ari(truth, blocks) >= 0.9
+
+
+def test_block_supervoxels_take_the_range_of_the_whole_volume():
+    from specseg._blockwise import _block_input_range, _block_supervoxels
+
+    rng = np.random.default_rng(0)
+    block = rng.normal(0.5, 0.05, (24, 24, 24)).astype(np.float32)
+    low, high = _block_input_range(block, block, voxels_per_region=200).ravel()
+    assert (low, high) == (block.min(), block.max())
+    options = dict(voxels_per_region=200, method="slic", compactness=None)
+    alone = _block_supervoxels(block, **options)
+    # the block's own range: the same supervoxels as without one
+    same = _block_supervoxels(block, feature_range=(low, high), **options)
+    np.testing.assert_array_equal(same, alone)
+    # a whole volume ten times wider: ten times the compactness, so more
+    # compact supervoxels that follow the noise less (a smaller spread of
+    # their means)
+    wide = _block_supervoxels(block, feature_range=(low - 4.5 * (high - low), high + 4.5 * (
+        high - low)), **options)
+    spread = [np.std(np.bincount(s.ravel(), block.ravel()) / np.bincount(s.ravel()))
+              for s in (alone, wide)]
+    assert spread[1] < 0.5 * spread[0]
+
+
 def test_labels_are_numbered_canonically_and_reproduce(volume):
     image, _ = volume
     first = distributed.segment(image, 4, chunks=32, random_state=3).compute()

@@ -49,7 +49,9 @@ from ._regions import (
     default_n_regions,
     region_affinity,
     snap_boundaries,
+    superpixel_input,
     superpixels,
+    value_range,
 )
 from ._validation import (
     check_n_segments,
@@ -381,9 +383,13 @@ def segment(
     smooth = features.map_overlap(ndimage.gaussian_filter, depth=SMOOTH_HALO, boundary="none",
                                   sigma=SMOOTH_SIGMA, mode="reflect", dtype=np.float32)
     blocks = (smooth,) if mask is None else (smooth, mask)
+    feature_range = None
+    if superpixel_method == "slic":
+        feature_range = _input_range(smooth, features, mask, voxels_per_region)
     supervoxels = da.map_blocks(
         _block_supervoxels, *blocks, dtype=np.int32,
         voxels_per_region=voxels_per_region, method=superpixel_method, compactness=compactness,
+        feature_range=feature_range,
     )
     if supervoxel_store is None:
         supervoxels = supervoxels.persist()
@@ -488,15 +494,53 @@ def _feature_scale(image):
     return float(low), float(span)
 
 
-def _block_supervoxels(smooth, mask=None, *, voxels_per_region, method, compactness):
+def _block_supervoxels(smooth, mask=None, *, voxels_per_region, method, compactness,
+                       feature_range=None):
     """Supervoxels ``0 .. n_b - 1`` of one block (-1 outside the mask), as int32."""
-    inside = smooth.size if mask is None else int(np.count_nonzero(mask))
-    if inside == 0:
+    n_regions = _block_regions(smooth, mask, voxels_per_region)
+    if n_regions == 0:
         return np.full(smooth.shape, -1, dtype=np.int32)
-    n_regions = max(1, int(round(inside / voxels_per_region)))
     labels = superpixels(smooth[..., None], n_regions=n_regions, method=method,
-                         compactness=compactness, mask=mask, sigma=0.0)
+                         compactness=compactness, mask=mask, sigma=0.0,
+                         feature_range=feature_range)
     return labels.astype(np.int32)
+
+
+def _block_regions(smooth, mask, voxels_per_region):
+    """Supervoxels to make in one block (0 where it lies outside the mask)."""
+    inside = smooth.size if mask is None else int(np.count_nonzero(mask))
+    return 0 if inside == 0 else max(1, int(round(inside / voxels_per_region)))
+
+
+def _block_input_range(smooth, features, mask=None, *, voxels_per_region):
+    """``[[low, high]]`` of the values the in-memory region mode's SLIC would
+    rescale, in one block: the features themselves, or on a coarse grid the
+    smoothed features averaged over its cells (see :func:`superpixel_input`);
+    NaN where the block lies outside the mask."""
+    n_regions = _block_regions(smooth, mask, voxels_per_region)
+    found = None
+    if n_regions:
+        values, slic_mask, factor = superpixel_input(smooth[..., None], n_regions=n_regions,
+                                                     mask=mask, sigma=0.0)
+        found = value_range(features, mask) if factor == 1 else value_range(values, slic_mask)
+    return np.array([found or (np.nan, np.nan)], dtype=np.float64).reshape(
+        (1,) * smooth.ndim + (2,))
+
+
+def _input_range(smooth, features, mask, voxels_per_region):
+    """``(low, high)`` of the values the in-memory region mode's SLIC would
+    rescale, over the whole volume: every block's SLIC takes its compactness
+    relative to it (see :func:`superpixels`). A pass of its own over the
+    features (the smoothed ones are not held), two numbers per block."""
+    _, da = _dask()
+    blocks = (smooth, features) if mask is None else (smooth, features, mask)
+    ranges = da.map_blocks(_block_input_range, *blocks, dtype=np.float64,
+                           chunks=tuple((1,) * len(c) for c in smooth.chunks) + ((2,),),
+                           new_axis=smooth.ndim, voxels_per_region=voxels_per_region)
+    ranges = ranges.compute().reshape(-1, 2)
+    if np.isnan(ranges[:, 0]).all():
+        return None
+    return float(np.nanmin(ranges[:, 0])), float(np.nanmax(ranges[:, 1]))
 
 
 def _statistics_tasks(features, supervoxels):

@@ -101,6 +101,8 @@ COARSE_REGION_VOXELS = 1000
 COARSE_FACTOR = 2
 #: ... and only when every axis is at least this long.
 COARSE_MIN_SIDE = 16
+#: SLIC's default compactness, relative to the range of the features it is given.
+SLIC_COMPACTNESS = 0.1
 
 
 @dataclass
@@ -256,7 +258,7 @@ def _median_scale(distance):
 
 
 def superpixels(features, *, n_regions, method="slic", compactness=None, mask=None,
-                spacing=None, sigma=1.0):
+                spacing=None, sigma=1.0, feature_range=None):
     """Over-segment a feature image into about ``n_regions`` compact regions.
 
     Returns an int label image, ``0 .. n - 1`` inside the mask and -1 outside,
@@ -272,24 +274,24 @@ def superpixels(features, *, n_regions, method="slic", compactness=None, mask=No
     region wide) restores voxel-accurate boundaries. The in-memory region mode
     and the blockwise path both come through here, so they over-segment alike.
     (A mask can cut a region of the coarse grid in two at the voxels.)
+
+    SLIC takes its compactness relative to the range of the values it is given
+    (scikit-image rescales them to [0, 1] before it smooths them). An image
+    over-segmented in pieces (the blockwise path) passes ``feature_range``, the
+    ``(low, high)`` that SLIC would rescale on the whole image (the features,
+    or on a coarse grid the smoothed ones averaged over its cells), so that
+    every piece is over-segmented at the compactness of the whole image: with
+    each piece's own range, a piece of background alone has a narrow range and
+    its supervoxels follow the noise.
     """
-    ndim = features.ndim - 1
-    n_inside = int(np.prod(features.shape[:-1])) if mask is None else int(np.count_nonzero(mask))
-    factor = coarse_factor(features.shape[:-1], n_inside / max(int(n_regions), 1))
+    values, slic_mask, factor = superpixel_input(features, n_regions=n_regions, mask=mask,
+                                                 sigma=sigma)
+    if method == "slic" and feature_range is not None:
+        compactness = _piece_compactness(values, slic_mask, compactness, feature_range)
+    labels = _over_segment(values, n_regions, method, compactness, slic_mask, spacing,
+                           sigma if factor == 1 else 0.0)
     if factor > 1:
-        if sigma > 0:
-            features = np.stack([ndimage.gaussian_filter(features[..., c], sigma)
-                                 for c in range(features.shape[-1])], axis=-1)
-        coarse = block_reduce(features, factor, np.mean, ndim=ndim)
-        coarse_mask = None
-        if mask is not None:
-            share = block_reduce(mask.astype(np.float32), factor, np.mean, ndim=ndim)
-            coarse_mask = share > 0.5
-            if not coarse_mask.any():
-                coarse_mask = share > 0
-        labels = _over_segment(coarse, n_regions, method, compactness, coarse_mask, spacing,
-                               0.0)
-        for axis in range(ndim):
+        for axis in range(features.ndim - 1):
             labels = np.repeat(labels, factor, axis=axis)
         labels = labels[tuple(slice(0, n) for n in features.shape[:-1])]
         if mask is not None:
@@ -297,8 +299,6 @@ def superpixels(features, *, n_regions, method="slic", compactness=None, mask=No
             if missing.any():  # a voxel of the mask in a coarse cell mostly outside it
                 _, nearest = ndimage.distance_transform_edt(labels < 0, return_indices=True)
                 labels = np.where(missing, labels[tuple(nearest)], labels)
-    else:
-        labels = _over_segment(features, n_regions, method, compactness, mask, spacing, sigma)
     if mask is not None:
         labels[~mask] = -1
     # renumber to 0 .. n - 1 in the order of the ids (SLIC may skip ids); -1
@@ -312,6 +312,52 @@ def superpixels(features, *, n_regions, method="slic", compactness=None, mask=No
         rank = np.cumsum(np.bincount(ids, minlength=1) > 0) - 1
         labels[inside] = rank[ids]
     return labels
+
+
+def superpixel_input(features, *, n_regions, mask=None, sigma=1.0):
+    """What :func:`superpixels` over-segments: ``(values, mask, factor)``.
+
+    ``values`` are the features themselves (``factor`` 1; SLIC smooths them by
+    ``sigma``), or on a grid coarser by ``factor`` the smoothed features
+    averaged over its cells, with the cells mostly inside ``mask`` as their mask.
+    """
+    ndim = features.ndim - 1
+    n_inside = int(np.prod(features.shape[:-1])) if mask is None else int(np.count_nonzero(mask))
+    factor = coarse_factor(features.shape[:-1], n_inside / max(int(n_regions), 1))
+    if factor == 1:
+        return features, mask, 1
+    if sigma > 0:
+        features = np.stack([ndimage.gaussian_filter(features[..., c], sigma)
+                             for c in range(features.shape[-1])], axis=-1)
+    coarse = block_reduce(features, factor, np.mean, ndim=ndim)
+    coarse_mask = None
+    if mask is not None:
+        share = block_reduce(mask.astype(np.float32), factor, np.mean, ndim=ndim)
+        coarse_mask = share > 0.5
+        if not coarse_mask.any():
+            coarse_mask = share > 0
+    return coarse, coarse_mask, factor
+
+
+def value_range(values, mask=None):
+    """``(low, high)`` of ``values`` inside ``mask`` over every channel, as SLIC
+    takes them before it rescales; None where the mask is empty."""
+    inside = values if mask is None else values[mask]
+    if inside.size == 0:
+        return None
+    return float(inside.min()), float(inside.max())
+
+
+def _piece_compactness(values, mask, compactness, feature_range):
+    """SLIC's compactness for a piece of an image whose whole range is
+    ``feature_range``: scaled by the whole range over the piece's own, which
+    SLIC divides by."""
+    compactness = SLIC_COMPACTNESS if compactness is None else compactness
+    piece = value_range(values, mask)
+    whole = feature_range[1] - feature_range[0]
+    if piece is None or not piece[1] > piece[0] or not whole > 0:
+        return compactness
+    return compactness * (whole / (piece[1] - piece[0]))
 
 
 def coarse_factor(shape, voxels_per_region):
@@ -340,7 +386,7 @@ def _over_segment(features, n_regions, method, compactness, mask, spacing, sigma
         labels = segmentation.slic(
             features,
             n_segments=n_regions,
-            compactness=0.1 if compactness is None else compactness,
+            compactness=SLIC_COMPACTNESS if compactness is None else compactness,
             channel_axis=-1,
             convert2lab=False,
             sigma=sigma,
