@@ -47,6 +47,7 @@ from ._regions import (
     RegionStatistics,
     contrast_floor,
     default_n_regions,
+    pixel_noise,
     region_affinity,
     snap_boundaries,
     superpixel_input,
@@ -78,6 +79,9 @@ SMOOTH_HALO = 4
 DENSE_MAX_NODES = 1500
 #: The percentiles that scale the features are taken from about this many samples.
 SCALE_SAMPLES = 2_000_000
+#: The pixel noise that gates the boundary pass is estimated on a central crop
+#: of at most this many voxels a side (a few blocks at most).
+NOISE_CROP = {2: 1024, 3: 128}
 
 
 def _dask():
@@ -423,7 +427,7 @@ def segment(
         width = max(1, min(width, min(min(c) for c in image.chunks) - 3))
         labels = da.map_overlap(_snap_block, labels, features, depth=width + 3,
                                 boundary="none", dtype=np.int32, width=width,
-                                align_arrays=False)
+                                noise=_volume_noise(features), align_arrays=False)
     if not return_info:
         return labels
     info = {
@@ -687,9 +691,20 @@ def _relabel_block(supervoxels, table):
     return out
 
 
-def _snap_block(labels, features, *, width):
+def _snap_block(labels, features, *, width, noise=None):
     """The region mode's boundary pass on one block with its halo."""
-    return snap_boundaries(features[..., None], labels, width=width).astype(np.int32)
+    return snap_boundaries(features[..., None], labels, width=width,
+                           noise=noise).astype(np.int32)
+
+
+def _volume_noise(features):
+    """The pixel noise of the features (:func:`pixel_noise`), from a central
+    crop of at most ``NOISE_CROP`` voxels a side: the boundary pass moves a
+    voxel only across boundaries that stand out of it, as in memory."""
+    side = NOISE_CROP[features.ndim]
+    crop = tuple(slice(max(0, (n - side) // 2), max(0, (n - side) // 2) + side)
+                 for n in features.shape)
+    return pixel_noise(np.asarray(features[crop].compute())[..., None])
 
 
 def estimate_memory(shape, *, chunks=None, n_regions=None, n_workers=1, threads_per_worker=1,
