@@ -372,6 +372,41 @@ def test_help_texts():
     assert run("segment").exit_code == 2  # no inputs: usage shown
 
 
+# --- the demo -----------------------------------------------------------------------------
+
+def test_demo_never_overwrites_without_overwrite(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("photo.png").write_bytes(b"a user's photo")
+    result = run("demo", "--size", 16, "-o", "photo.png")
+    assert result.exit_code == 1 and "already exists" in result.stderr
+    assert "--overwrite" in result.stderr
+    assert Path("photo.png").read_bytes() == b"a user's photo"
+    result = run("demo", "--size", 16, "-o", "photo.png", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert Path("photo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(os.listdir(tmp_path)) == ["photo.png"]  # no temporary file left
+
+
+@pytest.mark.parametrize("name, code, message", [
+    ("notes.txt", 2, "cannot write a figure as '.txt'"),
+    ("missing/demo.png", 1, "directory missing does not exist"),
+])
+def test_demo_bad_output_is_one_line(tmp_path, monkeypatch, name, code, message):
+    monkeypatch.chdir(tmp_path)
+    result = run("demo", "--size", 16, "-o", name)
+    assert result.exit_code == code and message in result.stderr
+    assert "Traceback" not in result.output
+    assert os.listdir(tmp_path) == []
+
+
+def test_demo_without_extension_writes_the_png_it_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("demo", "--size", 16, "-o", "figure")
+    assert result.exit_code == 0 and "written to figure" in result.stdout
+    assert os.listdir(tmp_path) == ["figure"]
+    assert Path("figure").read_bytes()[:4] == b"\x89PNG"
+
+
 # --- a real process ------------------------------------------------------------------------
 
 def _specseg(*args, cwd):

@@ -45,23 +45,56 @@ def main():
               type=click.Path(dir_okay=False), help="Where to write the two-panel PNG figure.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
               help="Random seed for the noise and the solver.")
-def demo(size, output, seed):
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+def demo(size, output, seed, overwrite):
     """Run the seed example (four noisy circles) and save its figure."""
     from ._segment import segment
     from .datasets import four_circles
+    from .io import atomic_output
     from .metrics import adjusted_rand_score
     from .plot import figure
 
+    output = Path(output)
+    fmt = _figure_format(output)
+    _check_new_output(output, overwrite)  # before any work
     image, mask, truth = four_circles(size, random_state=seed)
     start = time.perf_counter()
     labels = segment(image, 4, mask=mask, random_state=seed)
     elapsed = time.perf_counter() - start
     score = adjusted_rand_score(truth[mask], labels[mask])
     fig = figure(image, labels)
-    fig.savefig(output, dpi=100)
+    try:
+        with atomic_output(output, overwrite=overwrite) as tmp:
+            fig.savefig(tmp, dpi=100, format=fmt)
+    except (FileExistsError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"four circles {size}x{size}: segmented in {elapsed:.3f} s, "
                f"ARI against truth {score:.3f}")
     click.echo(f"figure written to {output}")
+
+
+def _figure_format(path):
+    """The matplotlib format for ``path``'s extension (PNG without one); exit 2 if unknown."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    fmt = path.suffix.lower().lstrip(".") or "png"
+    known = FigureCanvasBase.get_supported_filetypes()
+    if fmt not in known:
+        listed = ", ".join(f".{name}" for name in sorted(known))
+        raise click.BadParameter(
+            f"{path}: cannot write a figure as {path.suffix!r}; use .png or another of "
+            f"{listed}.", param_hint="'-o' / '--output'")
+    return fmt
+
+
+def _check_new_output(path, overwrite):
+    """Refuse (exit 1) an existing ``path`` without ``overwrite``, or a missing directory."""
+    if not overwrite and path.exists():
+        raise click.ClickException(f"{path}: already exists; pass --overwrite to replace it, "
+                                   "or -o another file")
+    directory = path.parent
+    if not directory.is_dir():
+        raise click.ClickException(f"{path}: directory {directory} does not exist")
 
 
 class _Segments(click.ParamType):
