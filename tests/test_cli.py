@@ -224,6 +224,23 @@ def test_output_equal_to_input_always_refused(tmp_path, option):
     assert path.read_bytes() == before
 
 
+@pytest.mark.parametrize("option", ["--overlay", "--figure", "--report"])
+def test_missing_output_directory_refused_before_anything_is_written(tmp_path, png, option):
+    out = tmp_path / "l.tif"
+    result = run("segment", png, "-k", 2, "-o", out, option, tmp_path / "missing" / "x.png")
+    assert result.exit_code == 1
+    assert "directory" in result.stderr and "does not exist" in result.stderr
+    assert not out.exists()  # no half-done set of outputs to clear before a rerun
+    assert sorted(os.listdir(tmp_path)) == ["img.png"]
+
+
+def test_ucm_extension_checked_before_anything_is_written(tmp_path, png):
+    out = tmp_path / "l.tif"
+    result = run("segment", png, "-o", out, "--ucm", tmp_path / "u.jpg")
+    assert result.exit_code == 2 and "write the contour map as .png, .tif or .tiff" in result.stderr
+    assert not out.exists()
+
+
 # --- usage errors: exit 2 --------------------------------------------------------------------
 
 @pytest.mark.parametrize("args, message", [

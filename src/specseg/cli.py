@@ -22,6 +22,8 @@ from ._segment import AUTO_THRESHOLD, MODES
 STAGES = ("graph", "embedding", "assignment", "refinement")
 #: Exit status: all inputs segmented, some input failed, usage error (click's own).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: Extensions of the --ucm contour map (16-bit PNG or TIFF).
+UCM_SUFFIXES = (".png", ".tif", ".tiff")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -373,6 +375,9 @@ def _plan_outputs(inputs, *, output, out_dir, fmt, overlay, figure, report, mask
             raise click.BadParameter(
                 f"{output}: unknown label format {output.suffix!r}; use .tif, .tiff, .png "
                 "or .npy.", param_hint="'-o' / '--output'") from None
+    if ucm and Path(ucm).suffix.lower() not in UCM_SUFFIXES:
+        raise click.BadParameter(f"{ucm}: write the contour map as .png, .tif or .tiff.",
+                                 param_hint="'--ucm'")
     if output is None and out_dir is None and not (overlay or figure or report or ucm):
         raise click.UsageError(
             "nothing to write: give -o/--output FILE (one input) or --out-dir DIR, "
@@ -451,9 +456,11 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, thresh
     from ._segment import segment
     from .io import read_image
 
-    for out in outputs.values():
+    for out in outputs.values():  # before any work, so that no output is left half-done
         if not overwrite and out.exists():
             raise FileExistsError(f"{out} already exists; pass --overwrite to replace it")
+        if not out.parent.is_dir():
+            raise FileNotFoundError(f"{out}: directory {out.parent} does not exist")
     start = time.perf_counter()
     image, found_axis, alpha = read_image(path, max_pixels=max_pixels, alpha_mask=alpha_mask)
     seconds = {"read": time.perf_counter() - start}
@@ -595,7 +602,7 @@ def _write_ucm(path, hierarchy, *, overwrite):
         raise ValueError("--ucm needs the contours mode")
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".png", ".tif", ".tiff"):
+    if suffix not in UCM_SUFFIXES:
         raise ValueError(f"--ucm {path}: write the contour map as .png, .tif or .tiff")
     ucm = np.round(np.clip(hierarchy.ucm, 0, 1) * 65535).astype(np.uint16)
     with atomic_output(path, overwrite=overwrite) as tmp:
