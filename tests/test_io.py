@@ -32,7 +32,8 @@ def _chunk(kind, data):
 
 
 def png16(path, array, filters=(0, 1, 2, 3, 4)):
-    """Encode an (M, N, 3|4) uint16 array as a 16-bit PNG, cycling through the row filters."""
+    """Encode an (M, N, 2|3|4) uint16 array (grey + alpha, RGB, RGBA) as a 16-bit PNG,
+    cycling through the row filters."""
     height, width, channels = array.shape
     bpp = 2 * channels
     raw = array.astype(">u2").view(np.uint8).reshape(height, width * bpp).astype(np.int64)
@@ -58,7 +59,7 @@ def png16(path, array, filters=(0, 1, 2, 3, 4)):
         out.append(bytes([kind]) + ((line - pred) % 256).astype(np.uint8).tobytes())
 
     chunk = _chunk
-    colour_type = 2 if channels == 3 else 6
+    colour_type = {2: 4, 3: 2, 4: 6}[channels]
     ihdr = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
                      + chunk(b"IDAT", zlib.compress(b"".join(out))) + chunk(b"IEND", b""))
@@ -92,6 +93,17 @@ def test_png_colour_16bit_values_kept(tmp_path, channels):
     np.testing.assert_array_equal(got, image[..., :3])
     if channels == 4:
         np.testing.assert_array_equal(mask, image[..., 3] > 0)
+
+
+def test_png_grey_alpha_16bit_values_kept(tmp_path):
+    # Pillow opens a 16-bit grey + alpha PNG as 8-bit RGBA
+    image = ramp((10, 13, 2), dtype=np.uint16)
+    image[..., 1] = np.where(np.arange(13) < 6, 0, 65535)
+    png16(tmp_path / "la.png", image)
+    got, channel_axis, mask = read_image(tmp_path / "la.png", alpha_mask=True)
+    assert got.dtype == np.uint16 and got.shape == (10, 13) and channel_axis is None
+    np.testing.assert_array_equal(got, image[..., 0])
+    np.testing.assert_array_equal(mask, image[..., 1] > 0)
 
 
 def test_png16_truncated_is_clean(tmp_path):

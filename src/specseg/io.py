@@ -11,8 +11,8 @@ Read: PNG, JPEG, BMP (and whatever else Pillow opens: GIF, WebP, ...), TIFF
 - A multi-page TIFF is a 3-D volume ``(pages, rows, columns[, samples])``.
 - A ``.npy`` file is taken as it is: 2-D is grey, 3-D is a volume (pass a
   channel axis to :func:`specseg.segment` yourself for a colour array).
-- 16-bit and float values are kept as they are (16-bit colour PNGs are decoded
-  by imagecodecs, as Pillow reduces them to 8 bits); EXIF orientation and the
+- 16-bit and float values are kept as they are (16-bit colour and grey + alpha
+  PNGs are decoded by imagecodecs, as Pillow reduces them to 8 bits); EXIF orientation and the
   TIFF orientation tag are applied so the array matches the image as displayed.
 - The size is checked from the file header *before* any pixel is decoded:
   files with more than ``max_pixels`` pixels raise :class:`ImageTooLargeError`.
@@ -298,9 +298,13 @@ def _read_pillow(path, max_pixels):
             width, height = im.size
             _check_pixels(path, (height, width), max_pixels)
             if im.format == "PNG" and _is_png16_colour(path):
-                # Pillow reduces 16-bit colour PNGs to 8 bits; decode them ourselves
+                # Pillow reduces 16-bit colour and grey+alpha PNGs to 8 bits (grey+alpha
+                # to RGBA); decode them ourselves
                 orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
                 image = _orient(_read_png16_colour(path), orientation)
+                if image.shape[-1] == 2:
+                    image, alpha = _split_alpha(image, 1)
+                    return image, None, alpha
                 if image.shape[-1] == 4:
                     image, alpha = _split_alpha(image, 3)
                     return image, -1, alpha
@@ -329,17 +333,19 @@ def _orient(image, orientation, first_axis=0):
 def _is_png16_colour(path):
     with open(path, "rb") as fh:
         head = fh.read(29)
-    # IHDR is the first chunk: width, height, bit depth, colour type, ..., interlace
+    # IHDR is the first chunk: width, height, bit depth, colour type, ..., interlace;
+    # colour types 2 RGB, 4 grey + alpha, 6 RGBA
     return (len(head) == 29 and head[12:16] == b"IHDR" and head[24] == 16
-            and head[25] in (2, 6) and head[28] == 0)
+            and head[25] in (2, 4, 6) and head[28] == 0)
 
 
 def _read_png16_colour(path):
-    """Decode a 16-bit RGB or RGBA PNG to (M, N, 3|4) uint16 with imagecodecs (libpng)."""
+    """Decode a 16-bit RGB, RGBA or grey + alpha PNG to (M, N, 3|4|2) uint16 with
+    imagecodecs (libpng)."""
     import imagecodecs
 
     image = imagecodecs.png_decode(Path(path).read_bytes())
-    if image.dtype != np.uint16 or image.ndim != 3 or image.shape[-1] not in (3, 4):
+    if image.dtype != np.uint16 or image.ndim != 3 or image.shape[-1] not in (2, 3, 4):
         raise ImageReadError(f"{path}: PNG decoded to {image.dtype} {image.shape}, "
                              "not 16-bit colour")
     return image
