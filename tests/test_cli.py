@@ -75,6 +75,34 @@ def test_mask_gives_zero_outside(tmp_path, png):
     np.testing.assert_array_equal(got[4:], expected_halves()[4:])
 
 
+@pytest.mark.parametrize("colour, alpha_outside", [
+    (0, 0),      # drawn in black on a transparent background: the alpha is the mask
+    (255, 0),    # white everywhere, transparent outside
+    (255, 255),  # opaque: black outside, white inside
+])
+def test_mask_file_with_alpha(tmp_path, png, colour, alpha_outside):
+    rgba = np.zeros((16, 20, 4), np.uint8)
+    rgba[..., :3] = colour
+    rgba[..., 3] = alpha_outside
+    rgba[4:, :, 3] = 255
+    if alpha_outside:
+        rgba[:4, :, :3] = 0
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "mask.png")
+    result = run("segment", png, "-k", 2, "--mask", tmp_path / "mask.png", "-o",
+                 tmp_path / "l.tif")
+    assert result.exit_code == 0, result.output
+    got = tifffile.imread(tmp_path / "l.tif")
+    assert (got[:4] == 0).all()
+    np.testing.assert_array_equal(got[4:], expected_halves()[4:])
+
+
+def test_transparent_mask_file_is_empty(tmp_path, png):
+    Image.new("RGBA", (20, 16), (255, 255, 255, 0)).save(tmp_path / "mask.png")
+    result = run("segment", png, "-k", 2, "--mask", tmp_path / "mask.png", "-o",
+                 tmp_path / "l.tif")
+    assert result.exit_code == 1 and "mask is empty" in result.stderr
+
+
 def test_alpha_mask(tmp_path):
     rgba = np.dstack([blocks()] * 3 + [np.full((16, 20), 255, np.uint8)])
     rgba[:, :3, 3] = 0

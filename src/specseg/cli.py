@@ -193,7 +193,8 @@ still processed), 2 usage error. Each failure is one line on stderr.
                    "normalized cut, eigenvalues, versions.")
 @click.option("--mask", "mask_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Mask image of the same shape: nonzero pixels are segmented, the rest "
-                   "is labelled 0.")
+                   "is labelled 0. Transparent pixels are outside; a mask that is black "
+                   "wherever it is opaque is its alpha channel.")
 @click.option("--alpha-mask", is_flag=True,
               help="Use the image's alpha channel as the mask (alpha > 0 is inside).")
 @click.option("--channel-axis", type=_ChannelAxis(), default=None,
@@ -437,15 +438,26 @@ def _check_output_clashes(plans, mask_path):
 
 
 def _read_mask(mask_path, max_pixels):
-    from .io import ImageReadError, read_image
+    """The mask file as booleans: nonzero pixels are inside, transparent ones outside.
+
+    A mask drawn in black on a transparent background (zero wherever it is opaque)
+    is its alpha channel.
+    """
+    from .io import ImageReadError, _decode
 
     try:
-        mask, channel_axis, _ = read_image(mask_path, max_pixels=max_pixels)
+        mask, channel_axis, alpha = _decode(Path(mask_path), max_pixels)
     except ImageReadError as exc:
         raise click.BadParameter(str(exc), param_hint="'--mask'") from None
     if channel_axis is not None:
         mask = mask.any(axis=channel_axis)
-    return mask != 0
+    mask = mask != 0
+    if alpha is not None:
+        opaque = alpha > 0
+        mask &= opaque
+        if not mask.any():
+            mask = opaque
+    return mask
 
 
 def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, threshold, beta,

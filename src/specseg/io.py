@@ -127,6 +127,20 @@ def read_image(path, *, max_pixels=2**28, alpha_mask=False):
     ((4, 5, 3), dtype('uint8'), -1, None)
     """
     path = Path(path)
+    image, channel_axis, alpha = _decode(path, max_pixels)
+    mask = None
+    if alpha_mask:
+        if alpha is None:
+            raise ImageReadError(
+                f"{path}: has no alpha channel to use as the mask; drop --alpha-mask/alpha_mask "
+                "or give a mask file"
+            )
+        mask = alpha > 0
+    return LoadedImage(image, channel_axis, mask)
+
+
+def _decode(path, max_pixels):
+    """``(image, channel_axis, alpha)`` of an image file; ``alpha`` is None without one."""
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
         raise ValueError(f"max_pixels must be a positive integer, got {max_pixels!r}.")
     try:
@@ -156,15 +170,7 @@ def read_image(path, *, max_pixels=2**28, alpha_mask=False):
         raise ImageReadError(f"{path}: cannot decode ({_one_line(exc)})") from exc
     if image.size == 0:
         raise ImageReadError(f"{path}: image is empty (shape {image.shape})")
-    mask = None
-    if alpha_mask:
-        if alpha is None:
-            raise ImageReadError(
-                f"{path}: has no alpha channel to use as the mask; drop --alpha-mask/alpha_mask "
-                "or give a mask file"
-            )
-        mask = alpha > 0
-    return LoadedImage(image, channel_axis, mask)
+    return image, channel_axis, alpha
 
 
 def _one_line(exc):
