@@ -167,6 +167,17 @@ def test_more_segments_than_pixels_inside_mask_refused():
     assert segment(small_image(), 4, mask=mask)[mask].tolist() == [0, 1, 2, 3]
 
 
+def test_more_segments_than_regions_names_the_regions():
+    image = np.zeros((24, 24))
+    image[:, 12:] = 1
+    labels, info = segment(image, 2.0, mode="regions", return_info=True)
+    n_regions = info["n_nodes"]
+    with pytest.raises(ValueError, match=rf"n_segments={n_regions + 1} is more than the "
+                                         rf"{n_regions} superpixel regions.*mode='pixels'"):
+        segment(image, float(n_regions + 1), mode="regions")
+    assert segment(image, n_regions + 1, mode="pixels").max() == n_regions
+
+
 @pytest.mark.parametrize("n", [2.5, float("nan"), None, [2]])
 def test_non_integer_n_segments_refused(n):
     expected = 'n_segments must be an integer( or "auto")?, got .*pass a whole'
