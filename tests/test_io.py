@@ -284,7 +284,7 @@ def test_npy(tmp_path, shape):
 
 @pytest.mark.parametrize("array, match", [
     (np.zeros(5), "2-D or a 3-D volume"),
-    (np.zeros((2, 2), complex), "must be numeric"),
+    (np.zeros((2, 2), complex), "must be numeric and real .*array.real"),
     (np.array([["a", "b"]]), "must be numeric"),
 ])
 def test_npy_refused(tmp_path, array, match):
@@ -348,6 +348,13 @@ def test_larger_limit_than_pillows_guard(tmp_path, monkeypatch):
 def test_bad_max_pixels(tmp_path, bad):
     with pytest.raises(ValueError, match="max_pixels"):
         read_image(tmp_path / "x.png", max_pixels=bad)
+
+
+def test_numpy_integer_max_pixels(tmp_path):
+    Image.fromarray(ramp()).save(tmp_path / "a.png")
+    assert read_image(tmp_path / "a.png", max_pixels=np.int64(192)).image.shape == (12, 16)
+    with pytest.raises(ImageTooLargeError):
+        read_image(tmp_path / "a.png", max_pixels=np.int64(191))
 
 
 # --- clean errors for bad files -------------------------------------------------------------

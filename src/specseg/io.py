@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import os
 import tempfile
 from pathlib import Path
@@ -141,8 +142,10 @@ def read_image(path, *, max_pixels=2**28, alpha_mask=False):
 
 def _decode(path, max_pixels):
     """``(image, channel_axis, alpha)`` of an image file; ``alpha`` is None without one."""
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+    if (isinstance(max_pixels, bool) or not isinstance(max_pixels, numbers.Integral)
+            or max_pixels < 1):
         raise ValueError(f"max_pixels must be a positive integer, got {max_pixels!r}.")
+    max_pixels = int(max_pixels)
     try:
         with open(path, "rb") as fh:
             magic = fh.read(8)
@@ -211,7 +214,10 @@ def _read_npy(path, max_pixels):
         else:
             shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
     if dtype.kind not in "biuf":
-        raise ImageReadError(f"{path}: .npy array has dtype {dtype}; an image must be numeric")
+        raise ImageReadError(
+            f"{path}: .npy array has dtype {dtype}; an image must be numeric and real "
+            "(bool, integer or float): save e.g. np.abs(array) or array.real"
+        )
     if len(shape) not in (2, 3):
         raise ImageReadError(
             f"{path}: .npy array has shape {shape}; an image must be 2-D or a 3-D volume"
