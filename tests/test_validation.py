@@ -288,6 +288,17 @@ def test_nan_affinity_refused():
         spectral_clustering(W, 2)
 
 
+@pytest.mark.parametrize("container", [np.asarray, sparse.csr_array, sparse.coo_matrix])
+@pytest.mark.parametrize("top", [1e306, np.finfo(np.float64).max])
+def test_huge_affinity_weights_give_the_same_clusters(container, top):
+    # the degrees and cut sums of such weights overflow unless they are scaled down
+    W = two_cliques() * (top / 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        labels = spectral_clustering(container(W), 2)
+    assert adjusted_rand_score(labels, [0, 0, 0, 1, 1, 1]) == 1.0
+
+
 @pytest.mark.parametrize("W, error, match", [
     (np.ones((2, 3)), ValueError, r"square \(n_nodes, n_nodes\) matrix, got shape \(2, 3\)"),
     (np.zeros((0, 0)), ValueError, "affinity is empty"),

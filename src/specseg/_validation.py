@@ -341,7 +341,23 @@ def _checked_csr(affinity):
             "affinity has negative weights; spectral clustering needs non-negative "
             "affinities (e.g. apply np.exp(-distance / distance.std()))."
         )
-    return matrix
+    return _moderate_weights(matrix)
+
+
+def _moderate_weights(matrix):
+    """``matrix`` (CSR, finite non-negative weights) itself, or, where its weights'
+    total passes ``_SAFE_TOTAL`` (degrees and cut sums would overflow), a new
+    matrix with the weights scaled down by a power of two (the normalized cut
+    does not change with the scale of the weights, and a power of two changes no
+    mantissa).
+    """
+    with np.errstate(over="ignore"):
+        total = float(matrix.data.sum())
+    if total <= _SAFE_TOTAL:
+        return matrix
+    shift = int(np.frexp(matrix.data.max())[1]) - (1000 - matrix.data.size.bit_length())
+    return sparse.csr_array((np.ldexp(matrix.data, -shift), matrix.indices, matrix.indptr),
+                            shape=matrix.shape)
 
 
 #: Weights whose total stays below this cannot overflow when duplicates are summed.
