@@ -288,6 +288,18 @@ def test_nan_affinity_refused():
         spectral_clustering(W, 2)
 
 
+def test_float16_affinity_works():
+    W = two_cliques()
+    np.testing.assert_array_equal(spectral_clustering(W.astype(np.float16), 2),
+                                  spectral_clustering(W, 2))
+
+
+def test_sklearn_option_names_read_well_in_errors():
+    with pytest.raises(ValueError, match=r"'km' is not a valid assign_labels\. Valid values of "
+                                         r"assign_labels are 'cluster_qr'"):
+        spectral_clustering(two_cliques(), 2, assign_labels="km")
+
+
 @pytest.mark.parametrize("container", [np.asarray, sparse.csr_array, sparse.coo_matrix])
 @pytest.mark.parametrize("top", [1e306, np.finfo(np.float64).max])
 def test_huge_affinity_weights_give_the_same_clusters(container, top):
@@ -301,6 +313,7 @@ def test_huge_affinity_weights_give_the_same_clusters(container, top):
 
 @pytest.mark.parametrize("W, error, match", [
     (np.ones((2, 3)), ValueError, r"square \(n_nodes, n_nodes\) matrix, got shape \(2, 3\)"),
+    (np.ones((1, 2, 2)), ValueError, r"square \(n_nodes, n_nodes\) matrix, got shape \(1, 2, 2\)"),
     (np.zeros((0, 0)), ValueError, "affinity is empty"),
     (np.ones((2, 2), complex), TypeError, "affinity must be a real matrix"),
 ])

@@ -40,7 +40,9 @@ def check_option(name, value, valid):
     """
     if not isinstance(value, str) or value not in valid:
         listed = ", ".join(repr(v) for v in valid)
-        raise ValueError(f"{value!r} is not a valid {name}. Valid {name}s are {listed}.")
+        # a parameter's name (assign_labels) is not a noun to pluralise
+        kinds = f"values of {name}" if "_" in name else f"{name}s"
+        raise ValueError(f"{value!r} is not a valid {name}. Valid {kinds} are {listed}.")
     return value
 
 
@@ -314,6 +316,12 @@ def _checked_csr(affinity):
         dense = np.asarray(affinity)
         if dense.dtype == object or np.iscomplexobj(dense):
             raise TypeError(f"affinity must be a real matrix, got dtype {dense.dtype}.")
+        if dense.ndim != 2:
+            raise ValueError(
+                f"affinity must be a square (n_nodes, n_nodes) matrix, got shape {dense.shape}."
+            )
+        if dense.dtype == np.float16:  # SciPy's sparse arrays do not hold float16
+            dense = dense.astype(np.float64)
         matrix = sparse.csr_array(dense)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(
