@@ -242,6 +242,14 @@ def test_existing_output_needs_overwrite(tmp_path, png):
     assert sorted(os.listdir(tmp_path)) == ["img.png", "l.tif"]  # no temporary file left
 
 
+def test_output_that_is_a_directory_refused_in_one_line(tmp_path, png):
+    (tmp_path / "l.tif").mkdir()
+    result = run("segment", png, "-k", 2, "-o", tmp_path / "l.tif", "--overwrite")
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'l.tif'}: is a directory; give a file name" in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["img.png", "l.tif"]
+
+
 @pytest.mark.parametrize("option", ["-o", "--overlay", "--report"])
 def test_output_equal_to_input_always_refused(tmp_path, option):
     path = tmp_path / "img.png"

@@ -482,6 +482,13 @@ def test_write_labels_no_overwrite_and_atomic(tmp_path):
     assert (os.stat(path).st_mode & 0o777) == 0o666 & ~sio._umask()
 
 
+def test_write_labels_onto_a_directory_names_it(tmp_path):
+    (tmp_path / "l.tif").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"l\.tif: is a directory; give a file name"):
+        write_labels(tmp_path / "l.tif", LABELS, overwrite=True)
+    assert (tmp_path / "l.tif").is_dir() and os.listdir(tmp_path) == ["l.tif"]
+
+
 def test_atomic_output_cleans_up_on_error(tmp_path):
     with pytest.raises(RuntimeError), sio.atomic_output(tmp_path / "x.png") as tmp:
         open(tmp, "wb").write(b"partial")

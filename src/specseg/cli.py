@@ -469,6 +469,8 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, thresh
     from .io import read_image
 
     for out in outputs.values():  # before any work, so that no output is left half-done
+        if out.is_dir():
+            raise IsADirectoryError(f"{out}: is a directory; give a file name")
         if not overwrite and out.exists():
             raise FileExistsError(f"{out} already exists; pass --overwrite to replace it")
         if not out.parent.is_dir():

@@ -401,10 +401,14 @@ def atomic_output(path, *, overwrite=False):
 
     Raises
     ------
+    IsADirectoryError
+        ``path`` is a directory (never replaced).
     FileExistsError
         ``path`` exists and ``overwrite`` is False.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a directory; give a file name")
     if not overwrite and path.exists():
         raise FileExistsError(
             f"{path}: already exists; pass --overwrite (overwrite=True) to replace it"
