@@ -308,6 +308,7 @@ def test_usage_errors_several_inputs(tmp_path, png):
     assert result.exit_code == 2 and "use --out-dir" in result.stderr
     result = run("segment", png, other / "img.png", "--out-dir", tmp_path / "o")
     assert result.exit_code == 2 and "would both write" in result.stderr
+    assert "both names have the stem 'img'" in result.stderr  # {stem} cannot tell them apart
     result = run("segment", png, other / "img.png", "--out-dir", tmp_path / "o", "--format",
                  "npy", "--overlay", tmp_path / "ov.png")
     assert result.exit_code == 2 and "put {stem} in it" in result.stderr

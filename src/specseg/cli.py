@@ -430,10 +430,10 @@ def _check_output_clashes(plans, mask_path):
                     )
             key = os.path.realpath(out)
             if key in seen:
-                raise click.UsageError(
-                    f"{seen[key]} and {path} would both write {out}; rename one input or "
-                    "use {stem} in the output paths."
-                )
+                fix = (f"both names have the stem {path.stem!r}: rename one, or segment "
+                       "them in separate runs" if seen[key].stem == path.stem
+                       else "rename one input or use {stem} in the output paths")
+                raise click.UsageError(f"{seen[key]} and {path} would both write {out}; {fix}.")
             seen[key] = path
 
 
