@@ -270,6 +270,13 @@ def test_missing_output_directory_refused_before_anything_is_written(tmp_path, p
     assert sorted(os.listdir(tmp_path)) == ["img.png"]
 
 
+def test_out_dir_that_cannot_be_created_is_one_line(tmp_path, png):
+    (tmp_path / "afile").write_bytes(b"")
+    result = run("segment", png, "-k", 2, "--out-dir", tmp_path / "afile" / "sub")
+    assert result.exit_code == 2 and "cannot create" in result.stderr
+    assert "Not a directory" in result.stderr
+
+
 def test_ucm_extension_checked_before_anything_is_written(tmp_path, png):
     out = tmp_path / "l.tif"
     result = run("segment", png, "-o", out, "--ucm", tmp_path / "u.jpg")

@@ -275,7 +275,11 @@ def segment(ctx, inputs, n_segments, output, out_dir, fmt, overlay, figure, repo
                           figure=figure, report=report, mask_path=mask_path, ucm=ucm)
     mask = _read_mask(mask_path, max_pixels) if mask_path is not None else None
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.BadParameter(f"cannot create {out_dir}: {exc.strerror or exc}",
+                                     param_hint="'--out-dir'") from None
     options = dict(n_segments=n_segments, channel_axis=channel_axis, mode=mode,
                    threshold=threshold, beta=beta,
                    solver=solver,
