@@ -180,6 +180,17 @@ def test_input_formats(tmp_path, writer):
     np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), expected_halves())
 
 
+def test_frames_left_unread_are_a_warning_line(tmp_path):
+    frames = [Image.fromarray(blocks()), Image.fromarray(blocks()[:, ::-1])]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    result = run("segment", tmp_path / "a.gif", "-k", 2, "-o", tmp_path / "l.tif", "-q")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert warned == [f"specseg: warning: {tmp_path / 'a.gif'}: holds 2 frames; only the first "
+                      "is read. For a volume, save the slices (all of one shape) as a multi-page "
+                      "TIFF or a 3-D .npy."]
+
+
 def test_channel_axis_for_npy(tmp_path):
     colour = np.stack([blocks()] * 3)  # (3, 16, 20): a volume unless told otherwise
     np.save(tmp_path / "c.npy", colour)

@@ -248,6 +248,23 @@ def test_tiff_multipage_is_volume(tmp_path):
     np.testing.assert_array_equal(got, volume)
 
 
+def test_tiff_pages_of_different_shapes_warn(tmp_path):
+    with tifffile.TiffWriter(tmp_path / "r.tif") as tif:
+        tif.write(ramp((12, 16)))
+        tif.write(ramp((6, 8)))
+    with pytest.warns(UserWarning, match=r"holds 2 images .* only the first \(shape \(12, 16\)\)"):
+        got = read_image(tmp_path / "r.tif").image
+    np.testing.assert_array_equal(got, ramp((12, 16)))
+
+
+def test_animated_gif_warns_that_one_frame_is_read(tmp_path):
+    frames = [Image.fromarray(ramp()), Image.fromarray(ramp()[::-1])]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    with pytest.warns(UserWarning, match="holds 2 frames; only the first is read"):
+        got = read_image(tmp_path / "a.gif").image
+    assert got.shape[:2] == (12, 16)
+
+
 def test_tiff_multipage_rgb_volume(tmp_path):
     volume = ramp((3, 8, 10, 3))
     tifffile.imwrite(tmp_path / "v.tif", volume, photometric="rgb")

@@ -480,7 +480,10 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, thresh
         if not out.parent.is_dir():
             raise FileNotFoundError(f"{out}: directory {out.parent} does not exist")
     start = time.perf_counter()
-    image, found_axis, alpha = read_image(path, max_pixels=max_pixels, alpha_mask=alpha_mask)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image, found_axis, alpha = read_image(path, max_pixels=max_pixels, alpha_mask=alpha_mask)
+    _echo_warnings(path, caught)
     seconds = {"read": time.perf_counter() - start}
     if channel_axis == "none":
         found_axis = None
@@ -510,9 +513,7 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, thresh
                                mode=mode, beta=beta, solver=solver, assign=assign,
                                random_state=seed, progress=progress, return_info=True,
                                threshold=threshold)
-    for warning in caught:
-        text = " ".join(str(warning.message).split())
-        click.echo(f"specseg: warning: {path}: {text}", err=True)
+    _echo_warnings(path, caught)
     seconds.update(info["timings"])
 
     start = time.perf_counter()
@@ -535,6 +536,14 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, thresh
     if verbose:
         stages = ", ".join(f"{name} {value:.3f} s" for name, value in seconds.items())
         click.echo(f"{path}: {stages}", err=True)
+
+
+def _echo_warnings(path, caught):
+    """Each recorded warning as one line on stderr, naming the input once."""
+    for warning in caught:
+        text = " ".join(str(warning.message).split())
+        text = text[len(f"{path}: "):] if text.startswith(f"{path}: ") else text
+        click.echo(f"specseg: warning: {path}: {text}", err=True)
 
 
 class _ProgressBar:

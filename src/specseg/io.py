@@ -38,6 +38,7 @@ import math
 import numbers
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -235,6 +236,9 @@ def _read_tiff(path, max_pixels):
             raise ImageReadError(f"{path}: TIFF has no image data")
         series = tif.series[0]
         axes, shape = series.axes, series.shape
+        if len(tif.series) > 1:
+            _warn_dropped(path, f"{len(tif.series)} images of different shapes or kinds",
+                          f"the first (shape {tuple(shape)})")
         channel_axes = [i for i, a in enumerate(axes) if a in "SC" and shape[i] > 1]
         spatial_shape = [s for i, s in enumerate(shape) if i not in channel_axes]
         _check_pixels(path, spatial_shape, max_pixels)
@@ -309,6 +313,9 @@ def _read_pillow(path, max_pixels):
         with im:
             width, height = im.size
             _check_pixels(path, (height, width), max_pixels)
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:
+                _warn_dropped(path, f"{frames} frames", "the first")
             if im.format == "PNG" and _is_png16_colour(path):
                 # Pillow reduces 16-bit colour and grey+alpha PNGs to 8 bits (grey+alpha
                 # to RGBA); decode them ourselves
@@ -324,6 +331,14 @@ def _read_pillow(path, max_pixels):
             im.load()
             im = ImageOps.exif_transpose(im)
             return _pillow_to_array(im)
+
+
+def _warn_dropped(path, what, kept):
+    warnings.warn(
+        f"{path}: holds {what}; only {kept} is read. For a volume, save the slices "
+        "(all of one shape) as a multi-page TIFF or a 3-D .npy.",
+        UserWarning, stacklevel=5,
+    )
 
 
 _EXIF_ORIENTATION = 0x0112
