@@ -191,6 +191,25 @@ def test_frames_left_unread_are_a_warning_line(tmp_path):
                       "TIFF or a 3-D .npy."]
 
 
+def test_decoder_warnings_show_only_with_verbose(tmp_path, png, monkeypatch):
+    import warnings
+
+    import specseg.io as sio
+
+    real = sio.read_image
+
+    def noisy(*args, **kwargs):
+        warnings.warn("Corrupt EXIF data", UserWarning, stacklevel=2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sio, "read_image", noisy)
+    quiet = run("segment", png, "-k", 2, "-o", tmp_path / "a.tif", "-q")
+    assert quiet.exit_code == 0 and "EXIF" not in quiet.stderr
+    with pytest.warns(UserWarning, match="Corrupt EXIF data"):  # to the usual filters
+        verbose = run("segment", png, "-k", 2, "-o", tmp_path / "b.tif", "-v")
+    assert verbose.exit_code == 0 and "specseg: warning" not in verbose.stderr
+
+
 def test_channel_axis_for_npy(tmp_path):
     colour = np.stack([blocks()] * 3)  # (3, 16, 20): a volume unless told otherwise
     np.save(tmp_path / "c.npy", colour)

@@ -483,7 +483,14 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, thresh
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         image, found_axis, alpha = read_image(path, max_pixels=max_pixels, alpha_mask=alpha_mask)
-    _echo_warnings(path, caught)
+    # read_image's own warnings name the file; the decoders' go to the usual filters
+    # (hidden without -v)
+    own = [warning for warning in caught if str(warning.message).startswith(f"{path}: ")]
+    for warning in caught:
+        if warning not in own:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+    _echo_warnings(path, own)
     seconds = {"read": time.perf_counter() - start}
     if channel_axis == "none":
         found_axis = None
