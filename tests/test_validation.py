@@ -73,6 +73,12 @@ def test_1d_image_refused_with_reshape_hint(call):
         call(np.arange(5.0))
 
 
+def test_channel_axis_on_a_grey_image_says_so():
+    with pytest.raises(ValueError, match=r"\(64,\)\. channel_axis=-1 took one of the image's 2 "
+                                         r"axes; a grey image has no channel axis"):
+        segment(np.zeros((64, 64)), 2, channel_axis=-1)
+
+
 @pytest.mark.parametrize("call", image_entry_points())
 @pytest.mark.parametrize("shape", [(3, 3, 3, 3), (2, 2, 2, 2, 2)])
 def test_4d_image_without_channel_axis_refused(call, shape):

@@ -136,7 +136,11 @@ def check_image(image, *, channel_axis=None):
         image = image[..., np.newaxis]
     spatial_ndim = image.ndim - 1
     if spatial_ndim not in (2, 3):
-        if spatial_ndim < 2:
+        if spatial_ndim < 2 and channel_axis is not None:
+            hint = (f" channel_axis={channel_axis} took one of the image's "
+                    f"{spatial_ndim + 1} axes; a grey image has no channel axis: pass "
+                    "channel_axis=None.")
+        elif spatial_ndim < 2:
             hint = " For a 1-D signal pass a 1 x N image, e.g. image[np.newaxis]."
         else:
             hint = " If the last (or another) axis holds colour channels, pass channel_axis=-1."
