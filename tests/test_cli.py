@@ -326,6 +326,8 @@ def test_ucm_extension_checked_before_anything_is_written(tmp_path, png):
     (["-k", "2", "--format", "png", "-o", "l.png"], "--format goes with --out-dir"),
     (["-k", "2", "-o", "l.tif", "--solver", "fast"], "'fast' is not one of"),
     (["-k", "2", "-o", "l.tif", "--beta", "0"], "--beta"),
+    (["-k", "2", "-o", "l.tif", "--beta", "nan"], "'--beta': nan is not a finite number"),
+    (["-o", "l.tif", "--threshold", "nan"], "'--threshold': nan is not a finite number"),
     (["-k", "2", "-o", "l.tif", "--mask", "nope.png"], "no such file"),
     (["-k", "2", "-o", "l.tif", "--channel-axis", "x"], "not an axis number"),
 ])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 import time
@@ -247,6 +248,9 @@ def segment(ctx, inputs, n_segments, output, out_dir, fmt, overlay, figure, repo
             debug):
     from ._cli_zarr import check_options
 
+    for name, value in (("--beta", beta), ("--threshold", threshold)):
+        if value is not None and not math.isfinite(value):  # FloatRange lets NaN through
+            raise click.BadParameter(f"{value} is not a finite number.", param_hint=f"'{name}'")
     if not (verbose or debug):
         ctx.with_resource(_third_party_silenced())
     if check_options(inputs, output, scheduler=scheduler, workers=workers,
