@@ -96,6 +96,18 @@ def test_mask_file_with_alpha(tmp_path, png, colour, alpha_outside):
     np.testing.assert_array_equal(got[4:], expected_halves()[4:])
 
 
+def test_jpeg_mask_warns_of_its_noise(tmp_path, png):
+    mask = np.zeros((16, 20), np.uint8)
+    mask[4:] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.jpg", quality=75)
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    for name, warns in (("mask.jpg", True), ("mask.png", False)):
+        result = run("segment", png, "-k", 2, "--mask", tmp_path / name, "-o",
+                     tmp_path / f"{name}.tif", "-q")
+        assert result.exit_code == 0, result.output
+        assert ("JPEG mask has compression noise" in result.stderr) is warns, name
+
+
 def test_transparent_mask_file_is_empty(tmp_path, png):
     Image.new("RGBA", (20, 16), (255, 255, 255, 0)).save(tmp_path / "mask.png")
     result = run("segment", png, "-k", 2, "--mask", tmp_path / "mask.png", "-o",

@@ -451,12 +451,18 @@ def _read_mask(mask_path, max_pixels):
     A mask drawn in black on a transparent background (zero wherever it is opaque)
     is its alpha channel.
     """
+    import numpy as np
+
     from .io import ImageReadError, _decode
 
     try:
         mask, channel_axis, alpha = _decode(Path(mask_path), max_pixels)
     except ImageReadError as exc:
         raise click.BadParameter(str(exc), param_hint="'--mask'") from None
+    if _is_jpeg(mask_path) and np.any((mask > 0) & (mask < mask.max())):
+        click.echo(f"specseg: warning: {mask_path}: a JPEG mask has compression noise: "
+                   "pixels near its edges that should be 0 are not, and count as inside; "
+                   "save masks as PNG or TIFF.", err=True)
     if channel_axis is not None:
         mask = mask.any(axis=channel_axis)
     mask = mask != 0
@@ -466,6 +472,11 @@ def _read_mask(mask_path, max_pixels):
         if not mask.any():
             mask = opaque
     return mask
+
+
+def _is_jpeg(path):
+    with open(path, "rb") as fh:
+        return fh.read(3) == b"\xff\xd8\xff"
 
 
 def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, threshold, beta,
