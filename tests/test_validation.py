@@ -184,6 +184,18 @@ def test_more_segments_than_regions_names_the_regions():
     assert segment(image, n_regions + 1, mode="pixels").max() == n_regions
 
 
+@pytest.mark.parametrize("progress", [True, "bar"])
+def test_progress_that_is_not_callable_refused_up_front(progress, monkeypatch):
+    import specseg._segment as seg
+
+    def fail(*args, **kwargs):
+        raise AssertionError("graph built before progress was checked")
+
+    monkeypatch.setattr(seg, "pixel_graph", fail)
+    with pytest.raises(TypeError, match=r"progress must be None or a function .*got (bool|str)"):
+        segment(small_image(), 2, mode="pixels", progress=progress)
+
+
 @pytest.mark.parametrize("n", [2.5, float("nan"), None, [2]])
 def test_non_integer_n_segments_refused(n):
     expected = 'n_segments must be an integer( or "auto")?, got .*pass a whole'

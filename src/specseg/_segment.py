@@ -197,6 +197,11 @@ def segment(
     ('regions', 4)
     """
     n_segments = check_n_segments(n_segments, None, allow_auto=True)  # before the graph
+    if progress is not None and not callable(progress):
+        raise TypeError(
+            f"progress must be None or a function called as progress(stage, fraction), "
+            f"got {type(progress).__name__} {progress!r}."
+        )
     check_option("mode", mode, MODES)
     check_option("solver", solver, SOLVERS)
     check_option("assignment method", assign, ASSIGN_METHODS)
