@@ -75,6 +75,46 @@ def test_mask_gives_zero_outside(tmp_path, png):
     np.testing.assert_array_equal(got[4:], expected_halves()[4:])
 
 
+@pytest.mark.parametrize("colour, alpha_outside", [
+    (0, 0),      # drawn in black on a transparent background: the alpha is the mask
+    (255, 0),    # white everywhere, transparent outside
+    (255, 255),  # opaque: black outside, white inside
+])
+def test_mask_file_with_alpha(tmp_path, png, colour, alpha_outside):
+    rgba = np.zeros((16, 20, 4), np.uint8)
+    rgba[..., :3] = colour
+    rgba[..., 3] = alpha_outside
+    rgba[4:, :, 3] = 255
+    if alpha_outside:
+        rgba[:4, :, :3] = 0
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "mask.png")
+    result = run("segment", png, "-k", 2, "--mask", tmp_path / "mask.png", "-o",
+                 tmp_path / "l.tif")
+    assert result.exit_code == 0, result.output
+    got = tifffile.imread(tmp_path / "l.tif")
+    assert (got[:4] == 0).all()
+    np.testing.assert_array_equal(got[4:], expected_halves()[4:])
+
+
+def test_jpeg_mask_warns_of_its_noise(tmp_path, png):
+    mask = np.zeros((16, 20), np.uint8)
+    mask[4:] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.jpg", quality=75)
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    for name, warns in (("mask.jpg", True), ("mask.png", False)):
+        result = run("segment", png, "-k", 2, "--mask", tmp_path / name, "-o",
+                     tmp_path / f"{name}.tif", "-q")
+        assert result.exit_code == 0, result.output
+        assert ("JPEG mask has compression noise" in result.stderr) is warns, name
+
+
+def test_transparent_mask_file_is_empty(tmp_path, png):
+    Image.new("RGBA", (20, 16), (255, 255, 255, 0)).save(tmp_path / "mask.png")
+    result = run("segment", png, "-k", 2, "--mask", tmp_path / "mask.png", "-o",
+                 tmp_path / "l.tif")
+    assert result.exit_code == 1 and "mask is empty" in result.stderr
+
+
 def test_alpha_mask(tmp_path):
     rgba = np.dstack([blocks()] * 3 + [np.full((16, 20), 255, np.uint8)])
     rgba[:, :3, 3] = 0
@@ -152,6 +192,36 @@ def test_input_formats(tmp_path, writer):
     np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), expected_halves())
 
 
+def test_frames_left_unread_are_a_warning_line(tmp_path):
+    frames = [Image.fromarray(blocks()), Image.fromarray(blocks()[:, ::-1])]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    result = run("segment", tmp_path / "a.gif", "-k", 2, "-o", tmp_path / "l.tif", "-q")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert warned == [f"specseg: warning: {tmp_path / 'a.gif'}: holds 2 frames; only the first "
+                      "is read. For a volume, save the slices (all of one shape) as a multi-page "
+                      "TIFF or a 3-D .npy."]
+
+
+def test_decoder_warnings_show_only_with_verbose(tmp_path, png, monkeypatch):
+    import warnings
+
+    import specseg.io as sio
+
+    real = sio.read_image
+
+    def noisy(*args, **kwargs):
+        warnings.warn("Corrupt EXIF data", UserWarning, stacklevel=2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sio, "read_image", noisy)
+    quiet = run("segment", png, "-k", 2, "-o", tmp_path / "a.tif", "-q")
+    assert quiet.exit_code == 0 and "EXIF" not in quiet.stderr
+    with pytest.warns(UserWarning, match="Corrupt EXIF data"):  # to the usual filters
+        verbose = run("segment", png, "-k", 2, "-o", tmp_path / "b.tif", "-v")
+    assert verbose.exit_code == 0 and "specseg: warning" not in verbose.stderr
+
+
 def test_channel_axis_for_npy(tmp_path):
     colour = np.stack([blocks()] * 3)  # (3, 16, 20): a volume unless told otherwise
     np.save(tmp_path / "c.npy", colour)
@@ -214,6 +284,14 @@ def test_existing_output_needs_overwrite(tmp_path, png):
     assert sorted(os.listdir(tmp_path)) == ["img.png", "l.tif"]  # no temporary file left
 
 
+def test_output_that_is_a_directory_refused_in_one_line(tmp_path, png):
+    (tmp_path / "l.tif").mkdir()
+    result = run("segment", png, "-k", 2, "-o", tmp_path / "l.tif", "--overwrite")
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'l.tif'}: is a directory; give a file name" in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["img.png", "l.tif"]
+
+
 @pytest.mark.parametrize("option", ["-o", "--overlay", "--report"])
 def test_output_equal_to_input_always_refused(tmp_path, option):
     path = tmp_path / "img.png"
@@ -222,6 +300,30 @@ def test_output_equal_to_input_always_refused(tmp_path, option):
     result = run("segment", path, "-k", 2, option, path, "--overwrite")
     assert result.exit_code == 2 and "is the input" in result.stderr
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("option", ["--overlay", "--figure", "--report"])
+def test_missing_output_directory_refused_before_anything_is_written(tmp_path, png, option):
+    out = tmp_path / "l.tif"
+    result = run("segment", png, "-k", 2, "-o", out, option, tmp_path / "missing" / "x.png")
+    assert result.exit_code == 1
+    assert "directory" in result.stderr and "does not exist" in result.stderr
+    assert not out.exists()  # no half-done set of outputs to clear before a rerun
+    assert sorted(os.listdir(tmp_path)) == ["img.png"]
+
+
+def test_out_dir_that_cannot_be_created_is_one_line(tmp_path, png):
+    (tmp_path / "afile").write_bytes(b"")
+    result = run("segment", png, "-k", 2, "--out-dir", tmp_path / "afile" / "sub")
+    assert result.exit_code == 2 and "cannot create" in result.stderr
+    assert "Not a directory" in result.stderr
+
+
+def test_ucm_extension_checked_before_anything_is_written(tmp_path, png):
+    out = tmp_path / "l.tif"
+    result = run("segment", png, "-o", out, "--ucm", tmp_path / "u.jpg")
+    assert result.exit_code == 2 and "write the contour map as .png, .tif or .tiff" in result.stderr
+    assert not out.exists()
 
 
 # --- usage errors: exit 2 --------------------------------------------------------------------
@@ -236,6 +338,8 @@ def test_output_equal_to_input_always_refused(tmp_path, option):
     (["-k", "2", "--format", "png", "-o", "l.png"], "--format goes with --out-dir"),
     (["-k", "2", "-o", "l.tif", "--solver", "fast"], "'fast' is not one of"),
     (["-k", "2", "-o", "l.tif", "--beta", "0"], "--beta"),
+    (["-k", "2", "-o", "l.tif", "--beta", "nan"], "'--beta': nan is not a finite number"),
+    (["-o", "l.tif", "--threshold", "nan"], "'--threshold': nan is not a finite number"),
     (["-k", "2", "-o", "l.tif", "--mask", "nope.png"], "no such file"),
     (["-k", "2", "-o", "l.tif", "--channel-axis", "x"], "not an axis number"),
 ])
@@ -255,6 +359,7 @@ def test_usage_errors_several_inputs(tmp_path, png):
     assert result.exit_code == 2 and "use --out-dir" in result.stderr
     result = run("segment", png, other / "img.png", "--out-dir", tmp_path / "o")
     assert result.exit_code == 2 and "would both write" in result.stderr
+    assert "both names have the stem 'img'" in result.stderr  # {stem} cannot tell them apart
     result = run("segment", png, other / "img.png", "--out-dir", tmp_path / "o", "--format",
                  "npy", "--overlay", tmp_path / "ov.png")
     assert result.exit_code == 2 and "put {stem} in it" in result.stderr
@@ -370,6 +475,41 @@ def test_help_texts():
     assert run("demo", "--help").exit_code == 0
     assert run("--version").stdout.startswith("specseg, version ")
     assert run("segment").exit_code == 2  # no inputs: usage shown
+
+
+# --- the demo -----------------------------------------------------------------------------
+
+def test_demo_never_overwrites_without_overwrite(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("photo.png").write_bytes(b"a user's photo")
+    result = run("demo", "--size", 16, "-o", "photo.png")
+    assert result.exit_code == 1 and "already exists" in result.stderr
+    assert "--overwrite" in result.stderr
+    assert Path("photo.png").read_bytes() == b"a user's photo"
+    result = run("demo", "--size", 16, "-o", "photo.png", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert Path("photo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(os.listdir(tmp_path)) == ["photo.png"]  # no temporary file left
+
+
+@pytest.mark.parametrize("name, code, message", [
+    ("notes.txt", 2, "cannot write a figure as '.txt'"),
+    ("missing/demo.png", 1, "directory missing does not exist"),
+])
+def test_demo_bad_output_is_one_line(tmp_path, monkeypatch, name, code, message):
+    monkeypatch.chdir(tmp_path)
+    result = run("demo", "--size", 16, "-o", name)
+    assert result.exit_code == code and message in result.stderr
+    assert "Traceback" not in result.output
+    assert os.listdir(tmp_path) == []
+
+
+def test_demo_without_extension_writes_the_png_it_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("demo", "--size", 16, "-o", "figure")
+    assert result.exit_code == 0 and "written to figure" in result.stdout
+    assert os.listdir(tmp_path) == ["figure"]
+    assert Path("figure").read_bytes()[:4] == b"\x89PNG"
 
 
 # --- a real process ------------------------------------------------------------------------

@@ -71,6 +71,15 @@ def test_amg_ignores_and_keeps_global_rng(small_graph):
     np.testing.assert_array_equal(a, b)
 
 
+def test_fewer_vectors_than_components_warning_counts_vectors():
+    # an embedding (or segment(image, "auto")) asks for vectors, not segments
+    block = sparse.csr_array(np.ones((4, 4)) - np.eye(4))
+    W = sparse.block_diag([block] * 3, format="csr")
+    with pytest.warns(SpectralWarning, match="3 connected components; 2 eigenvectors cannot "
+                                             "tell them all apart"):
+        spectral_embedding(W, 2)
+
+
 def test_disconnected_graph_warns_and_gives_indicators():
     block = sparse.csr_array(np.ones((4, 4)) - np.eye(4))
     W = sparse.block_diag([block, block, block], format="csr")

@@ -95,6 +95,30 @@ def test_scaling_intensities_leaves_graph_unchanged(factor):
     np.testing.assert_allclose(a.toarray(), b.toarray(), rtol=1e-10)
 
 
+@pytest.mark.parametrize("exponent", [-1000, -600, 600, 1000])
+@pytest.mark.parametrize("channels", [None, 2])
+def test_extreme_intensities_leave_graph_unchanged(exponent, channels, rng):
+    # squared differences of such values overflow to inf (or underflow to 0)
+    image = two_region_image()
+    if channels is not None:
+        image = np.stack([image, rng.random(image.shape)], axis=-1)
+    axis = None if channels is None else -1
+    a = pixel_graph(image, channel_axis=axis)
+    b = pixel_graph(np.ldexp(image, exponent), channel_axis=axis)
+    np.testing.assert_array_equal(a.affinity.toarray(), b.affinity.toarray())
+    assert b.scale == np.ldexp(a.scale, exponent)
+
+
+def test_huge_intensities_outside_the_mask_are_ignored(rng):
+    image = rng.random((6, 7))
+    mask = np.ones(image.shape, bool)
+    mask[0] = False
+    huge = image.copy()
+    huge[0] = 1e300
+    np.testing.assert_array_equal(pixel_graph(image, mask=mask).affinity.toarray(),
+                                  pixel_graph(huge, mask=mask).affinity.toarray())
+
+
 def test_rgb_is_colour_not_volume(rng):
     rgb = rng.random((6, 7, 3))
     graph = pixel_graph(rgb, channel_axis=-1)

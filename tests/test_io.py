@@ -32,7 +32,8 @@ def _chunk(kind, data):
 
 
 def png16(path, array, filters=(0, 1, 2, 3, 4)):
-    """Encode an (M, N, 3|4) uint16 array as a 16-bit PNG, cycling through the row filters."""
+    """Encode an (M, N, 2|3|4) uint16 array (grey + alpha, RGB, RGBA) as a 16-bit PNG,
+    cycling through the row filters."""
     height, width, channels = array.shape
     bpp = 2 * channels
     raw = array.astype(">u2").view(np.uint8).reshape(height, width * bpp).astype(np.int64)
@@ -58,7 +59,7 @@ def png16(path, array, filters=(0, 1, 2, 3, 4)):
         out.append(bytes([kind]) + ((line - pred) % 256).astype(np.uint8).tobytes())
 
     chunk = _chunk
-    colour_type = 2 if channels == 3 else 6
+    colour_type = {2: 4, 3: 2, 4: 6}[channels]
     ihdr = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
                      + chunk(b"IDAT", zlib.compress(b"".join(out))) + chunk(b"IEND", b""))
@@ -92,6 +93,17 @@ def test_png_colour_16bit_values_kept(tmp_path, channels):
     np.testing.assert_array_equal(got, image[..., :3])
     if channels == 4:
         np.testing.assert_array_equal(mask, image[..., 3] > 0)
+
+
+def test_png_grey_alpha_16bit_values_kept(tmp_path):
+    # Pillow opens a 16-bit grey + alpha PNG as 8-bit RGBA
+    image = ramp((10, 13, 2), dtype=np.uint16)
+    image[..., 1] = np.where(np.arange(13) < 6, 0, 65535)
+    png16(tmp_path / "la.png", image)
+    got, channel_axis, mask = read_image(tmp_path / "la.png", alpha_mask=True)
+    assert got.dtype == np.uint16 and got.shape == (10, 13) and channel_axis is None
+    np.testing.assert_array_equal(got, image[..., 0])
+    np.testing.assert_array_equal(mask, image[..., 1] > 0)
 
 
 def test_png16_truncated_is_clean(tmp_path):
@@ -236,6 +248,23 @@ def test_tiff_multipage_is_volume(tmp_path):
     np.testing.assert_array_equal(got, volume)
 
 
+def test_tiff_pages_of_different_shapes_warn(tmp_path):
+    with tifffile.TiffWriter(tmp_path / "r.tif") as tif:
+        tif.write(ramp((12, 16)))
+        tif.write(ramp((6, 8)))
+    with pytest.warns(UserWarning, match=r"holds 2 images .* only the first \(shape \(12, 16\)\)"):
+        got = read_image(tmp_path / "r.tif").image
+    np.testing.assert_array_equal(got, ramp((12, 16)))
+
+
+def test_animated_gif_warns_that_one_frame_is_read(tmp_path):
+    frames = [Image.fromarray(ramp()), Image.fromarray(ramp()[::-1])]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    with pytest.warns(UserWarning, match="holds 2 frames; only the first is read"):
+        got = read_image(tmp_path / "a.gif").image
+    assert got.shape[:2] == (12, 16)
+
+
 def test_tiff_multipage_rgb_volume(tmp_path):
     volume = ramp((3, 8, 10, 3))
     tifffile.imwrite(tmp_path / "v.tif", volume, photometric="rgb")
@@ -272,7 +301,7 @@ def test_npy(tmp_path, shape):
 
 @pytest.mark.parametrize("array, match", [
     (np.zeros(5), "2-D or a 3-D volume"),
-    (np.zeros((2, 2), complex), "must be numeric"),
+    (np.zeros((2, 2), complex), "must be numeric and real .*array.real"),
     (np.array([["a", "b"]]), "must be numeric"),
 ])
 def test_npy_refused(tmp_path, array, match):
@@ -336,6 +365,13 @@ def test_larger_limit_than_pillows_guard(tmp_path, monkeypatch):
 def test_bad_max_pixels(tmp_path, bad):
     with pytest.raises(ValueError, match="max_pixels"):
         read_image(tmp_path / "x.png", max_pixels=bad)
+
+
+def test_numpy_integer_max_pixels(tmp_path):
+    Image.fromarray(ramp()).save(tmp_path / "a.png")
+    assert read_image(tmp_path / "a.png", max_pixels=np.int64(192)).image.shape == (12, 16)
+    with pytest.raises(ImageTooLargeError):
+        read_image(tmp_path / "a.png", max_pixels=np.int64(191))
 
 
 # --- clean errors for bad files -------------------------------------------------------------
@@ -461,6 +497,13 @@ def test_write_labels_no_overwrite_and_atomic(tmp_path):
     np.testing.assert_array_equal(tifffile.imread(path), LABELS[::-1] + 1)
     assert sorted(os.listdir(tmp_path)) == ["l.tif"]  # no temporary file left behind
     assert (os.stat(path).st_mode & 0o777) == 0o666 & ~sio._umask()
+
+
+def test_write_labels_onto_a_directory_names_it(tmp_path):
+    (tmp_path / "l.tif").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"l\.tif: is a directory; give a file name"):
+        write_labels(tmp_path / "l.tif", LABELS, overwrite=True)
+    assert (tmp_path / "l.tif").is_dir() and os.listdir(tmp_path) == ["l.tif"]
 
 
 def test_atomic_output_cleans_up_on_error(tmp_path):

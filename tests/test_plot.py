@@ -70,6 +70,19 @@ def test_overlay_shape_mismatch():
         overlay(np.zeros((10, 12, 5)), labels)
 
 
+@pytest.mark.parametrize("image, labels", [
+    (np.zeros((10, 12)), np.zeros((10, 5), int)),       # labels of another image
+    (np.zeros((3, 10, 12)), np.zeros((3, 10, 12), int)),  # a volume, not a slice
+])
+def test_figure_shape_mismatch(image, labels):
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    with pytest.raises(ValueError, match="does not match labels"):
+        figure(image, labels)
+    assert plt.get_fignums() == before  # refused before a figure was made
+
+
 def test_figure_two_panels_colour_uint16():
     import matplotlib.pyplot as plt
 

@@ -31,3 +31,25 @@ def test_refinement_fixes_a_misplaced_pixel():
 def test_single_label_unchanged():
     graph = pixel_graph(np.zeros((3, 3)))
     np.testing.assert_array_equal(refine_ncut(graph.affinity, np.zeros(9, int)), 0)
+
+
+def test_any_affinity_accepted_as_elsewhere():
+    graph = pixel_graph(np.repeat([[0.0] * 4 + [1.0] * 4], 8, axis=0))
+    truth = (np.arange(64) % 8 >= 4).astype(int)
+    noisy = truth.copy()
+    noisy[[3, 12]] = 1 - noisy[[3, 12]]
+    dense = graph.affinity.toarray()
+    np.fill_diagonal(dense, 1.0)  # self-loops are ignored, as elsewhere
+    np.testing.assert_array_equal(refine_ncut(dense, noisy.tolist()), truth)
+
+
+@pytest.mark.parametrize("labels, error, match", [
+    (np.zeros(8, int), ValueError, r"one label per node: got shape \(8,\) for a graph of 9"),
+    (np.zeros((3, 3), int), ValueError, "one label per node"),
+    (np.array([0, 1, 1, 0, -1, 1, 0, 1, 0]), ValueError, r"0 \.\. k - 1, got -1"),
+    (np.zeros(9), TypeError, "must be integers"),
+])
+def test_bad_labels_refused(labels, error, match):
+    graph = pixel_graph(np.zeros((3, 3)))
+    with pytest.raises(error, match=match):
+        refine_ncut(graph.affinity, labels)

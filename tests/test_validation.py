@@ -73,6 +73,12 @@ def test_1d_image_refused_with_reshape_hint(call):
         call(np.arange(5.0))
 
 
+def test_channel_axis_on_a_grey_image_says_so():
+    with pytest.raises(ValueError, match=r"\(64,\)\. channel_axis=-1 took one of the image's 2 "
+                                         r"axes; a grey image has no channel axis"):
+        segment(np.zeros((64, 64)), 2, channel_axis=-1)
+
+
 @pytest.mark.parametrize("call", image_entry_points())
 @pytest.mark.parametrize("shape", [(3, 3, 3, 3), (2, 2, 2, 2, 2)])
 def test_4d_image_without_channel_axis_refused(call, shape):
@@ -165,6 +171,29 @@ def test_more_segments_than_pixels_inside_mask_refused():
     with pytest.raises(ValueError, match=r"n_segments=5 is more than the 4 pixels \(inside the"):
         segment(small_image(), 5, mask=mask)
     assert segment(small_image(), 4, mask=mask)[mask].tolist() == [0, 1, 2, 3]
+
+
+def test_more_segments_than_regions_names_the_regions():
+    image = np.zeros((24, 24))
+    image[:, 12:] = 1
+    labels, info = segment(image, 2.0, mode="regions", return_info=True)
+    n_regions = info["n_nodes"]
+    with pytest.raises(ValueError, match=rf"n_segments={n_regions + 1} is more than the "
+                                         rf"{n_regions} superpixel regions.*mode='pixels'"):
+        segment(image, float(n_regions + 1), mode="regions")
+    assert segment(image, n_regions + 1, mode="pixels").max() == n_regions
+
+
+@pytest.mark.parametrize("progress", [True, "bar"])
+def test_progress_that_is_not_callable_refused_up_front(progress, monkeypatch):
+    import specseg._segment as seg
+
+    def fail(*args, **kwargs):
+        raise AssertionError("graph built before progress was checked")
+
+    monkeypatch.setattr(seg, "pixel_graph", fail)
+    with pytest.raises(TypeError, match=r"progress must be None or a function .*got (bool|str)"):
+        segment(small_image(), 2, mode="pixels", progress=progress)
 
 
 @pytest.mark.parametrize("n", [2.5, float("nan"), None, [2]])
@@ -277,8 +306,32 @@ def test_nan_affinity_refused():
         spectral_clustering(W, 2)
 
 
+def test_float16_affinity_works():
+    W = two_cliques()
+    np.testing.assert_array_equal(spectral_clustering(W.astype(np.float16), 2),
+                                  spectral_clustering(W, 2))
+
+
+def test_sklearn_option_names_read_well_in_errors():
+    with pytest.raises(ValueError, match=r"'km' is not a valid assign_labels\. Valid values of "
+                                         r"assign_labels are 'cluster_qr'"):
+        spectral_clustering(two_cliques(), 2, assign_labels="km")
+
+
+@pytest.mark.parametrize("container", [np.asarray, sparse.csr_array, sparse.coo_matrix])
+@pytest.mark.parametrize("top", [1e306, np.finfo(np.float64).max])
+def test_huge_affinity_weights_give_the_same_clusters(container, top):
+    # the degrees and cut sums of such weights overflow unless they are scaled down
+    W = two_cliques() * (top / 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        labels = spectral_clustering(container(W), 2)
+    assert adjusted_rand_score(labels, [0, 0, 0, 1, 1, 1]) == 1.0
+
+
 @pytest.mark.parametrize("W, error, match", [
     (np.ones((2, 3)), ValueError, r"square \(n_nodes, n_nodes\) matrix, got shape \(2, 3\)"),
+    (np.ones((1, 2, 2)), ValueError, r"square \(n_nodes, n_nodes\) matrix, got shape \(1, 2, 2\)"),
     (np.zeros((0, 0)), ValueError, "affinity is empty"),
     (np.ones((2, 2), complex), TypeError, "affinity must be a real matrix"),
 ])

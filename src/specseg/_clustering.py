@@ -12,7 +12,7 @@ from ._assign import ASSIGN_METHODS, _assign
 from ._components import separate_components
 from ._embedding import SOLVERS, _embed, _touched_bytes
 from ._parallel import single_threaded_blas
-from ._refine import refine_ncut
+from ._refine import _refine
 from ._validation import (
     check_affinity,
     check_n_segments,
@@ -213,7 +213,7 @@ def _cluster(
         labels = separate_components(affinity, labels, n_clusters, result.n_components)
     if refine and n_clusters > 1:
         with stage("refinement"):
-            labels = refine_ncut(affinity, labels)
+            labels = _refine(affinity, labels)
             labels = separate_components(affinity, labels, n_clusters, result.n_components)
     return labels, result
 

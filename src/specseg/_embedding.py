@@ -208,8 +208,9 @@ def _embed(affinity, k, *, solver, tol, rng, progress=None):
     if n_comp > 1:
         if n_comp > k:
             advice = (
-                f"with only {k} segments some components must share one; ask for at least "
-                "as many segments as components, or use a mask whose pixels are connected."
+                f"{k} eigenvectors cannot tell them all apart, so some components must "
+                "share a segment; ask for at least as many segments as components, or use a "
+                "mask whose pixels are connected."
             )
         else:
             advice = "each is embedded on its own and no segment will span two of them."

@@ -268,6 +268,7 @@ def pixel_graph(
         from ._features import image_features
 
         image = image_features(image, colour_space="lab")
+    image, exponent = _moderate_magnitude(image, mask)
     h = min(spacing)
     offsets = None if radius is None else _radius_offsets(ndim, radius, spacing, h)
     parts = list(_edge_differences(image, mask, connectivity, spacing, offsets=offsets))
@@ -295,7 +296,42 @@ def pixel_graph(
         cols.append(j)
         weights.append(np.maximum(w, np.finfo(np.float64).tiny))
     affinity = _symmetric_csr(rows, cols, weights, n_nodes)
+    with np.errstate(over="ignore"):  # in the image's units: inf past the float range
+        scale = float(np.ldexp(scale, exponent))
     return Graph(affinity=affinity, shape=tuple(shape), mask=mask, scale=scale)
+
+
+#: Intensities whose magnitude lies beyond this (or below its reciprocal) are
+#: scaled by a power of two first: their squared differences would overflow to
+#: inf (or underflow to 0, leaving a purely geometric graph).
+_SAFE_MAGNITUDE = 2.0**400
+
+
+def _moderate_magnitude(image, mask):
+    """``(image * 2**-e, e)``, the largest magnitude inside the mask brought near 1,
+    where it lies outside ``[1 / _SAFE_MAGNITUDE, _SAFE_MAGNITUDE]``; else ``(image, 0)``.
+
+    A power of two changes no mantissa, so the weights are those of the image
+    as given; images of ordinary magnitude are returned untouched.
+
+    Examples
+    --------
+    >>> _moderate_magnitude(np.array([[1.0, 3.0]]), None)[1]
+    0
+    >>> scaled, e = _moderate_magnitude(np.array([[1e300, 3e300]]), None)
+    >>> e, bool(np.all(np.ldexp(scaled, e) == [[1e300, 3e300]]))
+    (999, True)
+    """
+    peak = max(-float(image.min()), float(image.max()))
+    if peak == 0 or 1 / _SAFE_MAGNITUDE <= peak <= _SAFE_MAGNITUDE:
+        return image, 0
+    if mask is not None:  # only differences inside the mask are taken
+        inside = image[mask]
+        peak = max(-float(inside.min()), float(inside.max()))
+        if peak == 0 or 1 / _SAFE_MAGNITUDE <= peak <= _SAFE_MAGNITUDE:
+            return image, 0
+    exponent = int(np.frexp(peak)[1])
+    return np.ldexp(image, -exponent), exponent
 
 
 def _radius_offsets(ndim, radius, spacing, h):

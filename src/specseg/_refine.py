@@ -40,10 +40,10 @@ def refine_ncut(affinity, labels, *, max_rounds=20):
 
     Parameters
     ----------
-    affinity : (n, n) scipy.sparse.csr_array
-        Symmetric non-negative affinities without self-loops (as returned by the
-        validators).
-    labels : (n,) ndarray of int
+    affinity : (n, n) sparse matrix or ndarray
+        Symmetric non-negative affinities, checked as by :func:`spectral_clustering`
+        (self-loops are ignored).
+    labels : (n,) array_like of int
         Labels in ``0 .. k - 1``.
     max_rounds : int, optional
         Upper bound on the number of rounds of moves.
@@ -62,6 +62,24 @@ def refine_ncut(affinity, labels, *, max_rounds=20):
     >>> refine_ncut(W, np.array([0, 0, 1, 1]))
     array([0, 0, 0, 1])
     """
+    from ._validation import check_affinity
+
+    affinity = check_affinity(affinity)
+    labels = np.asarray(labels)
+    if labels.shape != (affinity.shape[0],):
+        raise ValueError(
+            f"labels must hold one label per node: got shape {labels.shape} for a graph of "
+            f"{affinity.shape[0]} nodes."
+        )
+    if labels.dtype.kind not in "biu":
+        raise TypeError(f"labels must be integers, got dtype {labels.dtype}.")
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"labels must lie in 0 .. k - 1, got {labels.min()}.")
+    return _refine(affinity, labels, max_rounds=max_rounds)
+
+
+def _refine(affinity, labels, *, max_rounds=20):
+    """:func:`refine_ncut` on a validated graph (symmetric CSR, no self-loops)."""
     labels = np.asarray(labels, dtype=np.intp).copy()
     n = labels.size
     k = int(labels.max()) + 1 if n else 0

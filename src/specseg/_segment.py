@@ -196,7 +196,12 @@ def segment(
     >>> info["mode"], info["n_segments"]
     ('regions', 4)
     """
-    check_n_segments(n_segments, None, allow_auto=True)  # fail before the graph is built
+    n_segments = check_n_segments(n_segments, None, allow_auto=True)  # before the graph
+    if progress is not None and not callable(progress):
+        raise TypeError(
+            f"progress must be None or a function called as progress(stage, fraction), "
+            f"got {type(progress).__name__} {progress!r}."
+        )
     check_option("mode", mode, MODES)
     check_option("solver", solver, SOLVERS)
     check_option("assignment method", assign, ASSIGN_METHODS)
@@ -248,6 +253,12 @@ def segment(
                     colour_space=colour_space,
                     spacing=spacing,
                 )
+        if mode == "regions" and n_segments != "auto" and n_segments > graph.n_nodes:
+            raise ValueError(
+                f"n_segments={n_segments} is more than the {graph.n_nodes} superpixel regions "
+                "this image was divided into; ask for at most that many, pass a larger "
+                "n_regions=, or use mode='pixels' (--mode pixels)."
+            )
         n_segments = check_n_segments(n_segments, graph.n_nodes, allow_auto=True)
         n_vectors = AUTO_MAX_SEGMENTS + 1 if n_segments == "auto" else n_segments
         with prefaulted(_touched_bytes(graph.affinity, n_vectors, solver)):

@@ -40,7 +40,9 @@ def check_option(name, value, valid):
     """
     if not isinstance(value, str) or value not in valid:
         listed = ", ".join(repr(v) for v in valid)
-        raise ValueError(f"{value!r} is not a valid {name}. Valid {name}s are {listed}.")
+        # a parameter's name (assign_labels) is not a noun to pluralise
+        kinds = f"values of {name}" if "_" in name else f"{name}s"
+        raise ValueError(f"{value!r} is not a valid {name}. Valid {kinds} are {listed}.")
     return value
 
 
@@ -134,7 +136,11 @@ def check_image(image, *, channel_axis=None):
         image = image[..., np.newaxis]
     spatial_ndim = image.ndim - 1
     if spatial_ndim not in (2, 3):
-        if spatial_ndim < 2:
+        if spatial_ndim < 2 and channel_axis is not None:
+            hint = (f" channel_axis={channel_axis} took one of the image's "
+                    f"{spatial_ndim + 1} axes; a grey image has no channel axis: pass "
+                    "channel_axis=None.")
+        elif spatial_ndim < 2:
             hint = " For a 1-D signal pass a 1 x N image, e.g. image[np.newaxis]."
         else:
             hint = " If the last (or another) axis holds colour channels, pass channel_axis=-1."
@@ -314,6 +320,12 @@ def _checked_csr(affinity):
         dense = np.asarray(affinity)
         if dense.dtype == object or np.iscomplexobj(dense):
             raise TypeError(f"affinity must be a real matrix, got dtype {dense.dtype}.")
+        if dense.ndim != 2:
+            raise ValueError(
+                f"affinity must be a square (n_nodes, n_nodes) matrix, got shape {dense.shape}."
+            )
+        if dense.dtype == np.float16:  # SciPy's sparse arrays do not hold float16
+            dense = dense.astype(np.float64)
         matrix = sparse.csr_array(dense)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(
@@ -341,7 +353,23 @@ def _checked_csr(affinity):
             "affinity has negative weights; spectral clustering needs non-negative "
             "affinities (e.g. apply np.exp(-distance / distance.std()))."
         )
-    return matrix
+    return _moderate_weights(matrix)
+
+
+def _moderate_weights(matrix):
+    """``matrix`` (CSR, finite non-negative weights) itself, or, where its weights'
+    total passes ``_SAFE_TOTAL`` (degrees and cut sums would overflow), a new
+    matrix with the weights scaled down by a power of two (the normalized cut
+    does not change with the scale of the weights, and a power of two changes no
+    mantissa).
+    """
+    with np.errstate(over="ignore"):
+        total = float(matrix.data.sum())
+    if total <= _SAFE_TOTAL:
+        return matrix
+    shift = int(np.frexp(matrix.data.max())[1]) - (1000 - matrix.data.size.bit_length())
+    return sparse.csr_array((np.ldexp(matrix.data, -shift), matrix.indices, matrix.indptr),
+                            shape=matrix.shape)
 
 
 #: Weights whose total stays below this cannot overflow when duplicates are summed.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 import time
@@ -22,6 +23,8 @@ from ._segment import AUTO_THRESHOLD, MODES
 STAGES = ("graph", "embedding", "assignment", "refinement")
 #: Exit status: all inputs segmented, some input failed, usage error (click's own).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: Extensions of the --ucm contour map (16-bit PNG or TIFF).
+UCM_SUFFIXES = (".png", ".tif", ".tiff")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,23 +48,56 @@ def main():
               type=click.Path(dir_okay=False), help="Where to write the two-panel PNG figure.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
               help="Random seed for the noise and the solver.")
-def demo(size, output, seed):
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+def demo(size, output, seed, overwrite):
     """Run the seed example (four noisy circles) and save its figure."""
     from ._segment import segment
     from .datasets import four_circles
+    from .io import atomic_output
     from .metrics import adjusted_rand_score
     from .plot import figure
 
+    output = Path(output)
+    fmt = _figure_format(output)
+    _check_new_output(output, overwrite)  # before any work
     image, mask, truth = four_circles(size, random_state=seed)
     start = time.perf_counter()
     labels = segment(image, 4, mask=mask, random_state=seed)
     elapsed = time.perf_counter() - start
     score = adjusted_rand_score(truth[mask], labels[mask])
     fig = figure(image, labels)
-    fig.savefig(output, dpi=100)
+    try:
+        with atomic_output(output, overwrite=overwrite) as tmp:
+            fig.savefig(tmp, dpi=100, format=fmt)
+    except (FileExistsError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"four circles {size}x{size}: segmented in {elapsed:.3f} s, "
                f"ARI against truth {score:.3f}")
     click.echo(f"figure written to {output}")
+
+
+def _figure_format(path):
+    """The matplotlib format for ``path``'s extension (PNG without one); exit 2 if unknown."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    fmt = path.suffix.lower().lstrip(".") or "png"
+    known = FigureCanvasBase.get_supported_filetypes()
+    if fmt not in known:
+        listed = ", ".join(f".{name}" for name in sorted(known))
+        raise click.BadParameter(
+            f"{path}: cannot write a figure as {path.suffix!r}; use .png or another of "
+            f"{listed}.", param_hint="'-o' / '--output'")
+    return fmt
+
+
+def _check_new_output(path, overwrite):
+    """Refuse (exit 1) an existing ``path`` without ``overwrite``, or a missing directory."""
+    if not overwrite and path.exists():
+        raise click.ClickException(f"{path}: already exists; pass --overwrite to replace it, "
+                                   "or -o another file")
+    directory = path.parent
+    if not directory.is_dir():
+        raise click.ClickException(f"{path}: directory {directory} does not exist")
 
 
 class _Segments(click.ParamType):
@@ -158,7 +194,8 @@ still processed), 2 usage error. Each failure is one line on stderr.
                    "normalized cut, eigenvalues, versions.")
 @click.option("--mask", "mask_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Mask image of the same shape: nonzero pixels are segmented, the rest "
-                   "is labelled 0.")
+                   "is labelled 0. Transparent pixels are outside; a mask that is black "
+                   "wherever it is opaque is its alpha channel.")
 @click.option("--alpha-mask", is_flag=True,
               help="Use the image's alpha channel as the mask (alpha > 0 is inside).")
 @click.option("--channel-axis", type=_ChannelAxis(), default=None,
@@ -211,6 +248,9 @@ def segment(ctx, inputs, n_segments, output, out_dir, fmt, overlay, figure, repo
             debug):
     from ._cli_zarr import check_options
 
+    for name, value in (("--beta", beta), ("--threshold", threshold)):
+        if value is not None and not math.isfinite(value):  # FloatRange lets NaN through
+            raise click.BadParameter(f"{value} is not a finite number.", param_hint=f"'{name}'")
     if not (verbose or debug):
         ctx.with_resource(_third_party_silenced())
     if check_options(inputs, output, scheduler=scheduler, workers=workers,
@@ -239,7 +279,11 @@ def segment(ctx, inputs, n_segments, output, out_dir, fmt, overlay, figure, repo
                           figure=figure, report=report, mask_path=mask_path, ucm=ucm)
     mask = _read_mask(mask_path, max_pixels) if mask_path is not None else None
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.BadParameter(f"cannot create {out_dir}: {exc.strerror or exc}",
+                                     param_hint="'--out-dir'") from None
     options = dict(n_segments=n_segments, channel_axis=channel_axis, mode=mode,
                    threshold=threshold, beta=beta,
                    solver=solver,
@@ -340,6 +384,9 @@ def _plan_outputs(inputs, *, output, out_dir, fmt, overlay, figure, report, mask
             raise click.BadParameter(
                 f"{output}: unknown label format {output.suffix!r}; use .tif, .tiff, .png "
                 "or .npy.", param_hint="'-o' / '--output'") from None
+    if ucm and Path(ucm).suffix.lower() not in UCM_SUFFIXES:
+        raise click.BadParameter(f"{ucm}: write the contour map as .png, .tif or .tiff.",
+                                 param_hint="'--ucm'")
     if output is None and out_dir is None and not (overlay or figure or report or ucm):
         raise click.UsageError(
             "nothing to write: give -o/--output FILE (one input) or --out-dir DIR, "
@@ -391,23 +438,45 @@ def _check_output_clashes(plans, mask_path):
                     )
             key = os.path.realpath(out)
             if key in seen:
-                raise click.UsageError(
-                    f"{seen[key]} and {path} would both write {out}; rename one input or "
-                    "use {stem} in the output paths."
-                )
+                fix = (f"both names have the stem {path.stem!r}: rename one, or segment "
+                       "them in separate runs" if seen[key].stem == path.stem
+                       else "rename one input or use {stem} in the output paths")
+                raise click.UsageError(f"{seen[key]} and {path} would both write {out}; {fix}.")
             seen[key] = path
 
 
 def _read_mask(mask_path, max_pixels):
-    from .io import ImageReadError, read_image
+    """The mask file as booleans: nonzero pixels are inside, transparent ones outside.
+
+    A mask drawn in black on a transparent background (zero wherever it is opaque)
+    is its alpha channel.
+    """
+    import numpy as np
+
+    from .io import ImageReadError, _decode
 
     try:
-        mask, channel_axis, _ = read_image(mask_path, max_pixels=max_pixels)
+        mask, channel_axis, alpha = _decode(Path(mask_path), max_pixels)
     except ImageReadError as exc:
         raise click.BadParameter(str(exc), param_hint="'--mask'") from None
+    if _is_jpeg(mask_path) and np.any((mask > 0) & (mask < mask.max())):
+        click.echo(f"specseg: warning: {mask_path}: a JPEG mask has compression noise: "
+                   "pixels near its edges that should be 0 are not, and count as inside; "
+                   "save masks as PNG or TIFF.", err=True)
     if channel_axis is not None:
         mask = mask.any(axis=channel_axis)
-    return mask != 0
+    mask = mask != 0
+    if alpha is not None:
+        opaque = alpha > 0
+        mask &= opaque
+        if not mask.any():
+            mask = opaque
+    return mask
+
+
+def _is_jpeg(path):
+    with open(path, "rb") as fh:
+        return fh.read(3) == b"\xff\xd8\xff"
 
 
 def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, threshold, beta,
@@ -418,11 +487,25 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, thresh
     from ._segment import segment
     from .io import read_image
 
-    for out in outputs.values():
+    for out in outputs.values():  # before any work, so that no output is left half-done
+        if out.is_dir():
+            raise IsADirectoryError(f"{out}: is a directory; give a file name")
         if not overwrite and out.exists():
             raise FileExistsError(f"{out} already exists; pass --overwrite to replace it")
+        if not out.parent.is_dir():
+            raise FileNotFoundError(f"{out}: directory {out.parent} does not exist")
     start = time.perf_counter()
-    image, found_axis, alpha = read_image(path, max_pixels=max_pixels, alpha_mask=alpha_mask)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image, found_axis, alpha = read_image(path, max_pixels=max_pixels, alpha_mask=alpha_mask)
+    # read_image's own warnings name the file; the decoders' go to the usual filters
+    # (hidden without -v)
+    own = [warning for warning in caught if str(warning.message).startswith(f"{path}: ")]
+    for warning in caught:
+        if warning not in own:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+    _echo_warnings(path, own)
     seconds = {"read": time.perf_counter() - start}
     if channel_axis == "none":
         found_axis = None
@@ -452,9 +535,7 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, thresh
                                mode=mode, beta=beta, solver=solver, assign=assign,
                                random_state=seed, progress=progress, return_info=True,
                                threshold=threshold)
-    for warning in caught:
-        text = " ".join(str(warning.message).split())
-        click.echo(f"specseg: warning: {path}: {text}", err=True)
+    _echo_warnings(path, caught)
     seconds.update(info["timings"])
 
     start = time.perf_counter()
@@ -477,6 +558,14 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, thresh
     if verbose:
         stages = ", ".join(f"{name} {value:.3f} s" for name, value in seconds.items())
         click.echo(f"{path}: {stages}", err=True)
+
+
+def _echo_warnings(path, caught):
+    """Each recorded warning as one line on stderr, naming the input once."""
+    for warning in caught:
+        text = " ".join(str(warning.message).split())
+        text = text[len(f"{path}: "):] if text.startswith(f"{path}: ") else text
+        click.echo(f"specseg: warning: {path}: {text}", err=True)
 
 
 class _ProgressBar:
@@ -562,7 +651,7 @@ def _write_ucm(path, hierarchy, *, overwrite):
         raise ValueError("--ucm needs the contours mode")
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".png", ".tif", ".tiff"):
+    if suffix not in UCM_SUFFIXES:
         raise ValueError(f"--ucm {path}: write the contour map as .png, .tif or .tiff")
     ucm = np.round(np.clip(hierarchy.ucm, 0, 1) * 65535).astype(np.uint16)
     with atomic_output(path, overwrite=overwrite) as tmp:

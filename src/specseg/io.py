@@ -11,8 +11,8 @@ Read: PNG, JPEG, BMP (and whatever else Pillow opens: GIF, WebP, ...), TIFF
 - A multi-page TIFF is a 3-D volume ``(pages, rows, columns[, samples])``.
 - A ``.npy`` file is taken as it is: 2-D is grey, 3-D is a volume (pass a
   channel axis to :func:`specseg.segment` yourself for a colour array).
-- 16-bit and float values are kept as they are (16-bit colour PNGs are decoded
-  by imagecodecs, as Pillow reduces them to 8 bits); EXIF orientation and the
+- 16-bit and float values are kept as they are (16-bit colour and grey + alpha
+  PNGs are decoded by imagecodecs, as Pillow reduces them to 8 bits); EXIF orientation and the
   TIFF orientation tag are applied so the array matches the image as displayed.
 - The size is checked from the file header *before* any pixel is decoded:
   files with more than ``max_pixels`` pixels raise :class:`ImageTooLargeError`.
@@ -35,8 +35,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -127,8 +129,24 @@ def read_image(path, *, max_pixels=2**28, alpha_mask=False):
     ((4, 5, 3), dtype('uint8'), -1, None)
     """
     path = Path(path)
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+    image, channel_axis, alpha = _decode(path, max_pixels)
+    mask = None
+    if alpha_mask:
+        if alpha is None:
+            raise ImageReadError(
+                f"{path}: has no alpha channel to use as the mask; drop --alpha-mask/alpha_mask "
+                "or give a mask file"
+            )
+        mask = alpha > 0
+    return LoadedImage(image, channel_axis, mask)
+
+
+def _decode(path, max_pixels):
+    """``(image, channel_axis, alpha)`` of an image file; ``alpha`` is None without one."""
+    if (isinstance(max_pixels, bool) or not isinstance(max_pixels, numbers.Integral)
+            or max_pixels < 1):
         raise ValueError(f"max_pixels must be a positive integer, got {max_pixels!r}.")
+    max_pixels = int(max_pixels)
     try:
         with open(path, "rb") as fh:
             magic = fh.read(8)
@@ -156,15 +174,7 @@ def read_image(path, *, max_pixels=2**28, alpha_mask=False):
         raise ImageReadError(f"{path}: cannot decode ({_one_line(exc)})") from exc
     if image.size == 0:
         raise ImageReadError(f"{path}: image is empty (shape {image.shape})")
-    mask = None
-    if alpha_mask:
-        if alpha is None:
-            raise ImageReadError(
-                f"{path}: has no alpha channel to use as the mask; drop --alpha-mask/alpha_mask "
-                "or give a mask file"
-            )
-        mask = alpha > 0
-    return LoadedImage(image, channel_axis, mask)
+    return image, channel_axis, alpha
 
 
 def _one_line(exc):
@@ -205,7 +215,10 @@ def _read_npy(path, max_pixels):
         else:
             shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
     if dtype.kind not in "biuf":
-        raise ImageReadError(f"{path}: .npy array has dtype {dtype}; an image must be numeric")
+        raise ImageReadError(
+            f"{path}: .npy array has dtype {dtype}; an image must be numeric and real "
+            "(bool, integer or float): save e.g. np.abs(array) or array.real"
+        )
     if len(shape) not in (2, 3):
         raise ImageReadError(
             f"{path}: .npy array has shape {shape}; an image must be 2-D or a 3-D volume"
@@ -223,6 +236,9 @@ def _read_tiff(path, max_pixels):
             raise ImageReadError(f"{path}: TIFF has no image data")
         series = tif.series[0]
         axes, shape = series.axes, series.shape
+        if len(tif.series) > 1:
+            _warn_dropped(path, f"{len(tif.series)} images of different shapes or kinds",
+                          f"the first (shape {tuple(shape)})")
         channel_axes = [i for i, a in enumerate(axes) if a in "SC" and shape[i] > 1]
         spatial_shape = [s for i, s in enumerate(shape) if i not in channel_axes]
         _check_pixels(path, spatial_shape, max_pixels)
@@ -297,10 +313,17 @@ def _read_pillow(path, max_pixels):
         with im:
             width, height = im.size
             _check_pixels(path, (height, width), max_pixels)
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:
+                _warn_dropped(path, f"{frames} frames", "the first")
             if im.format == "PNG" and _is_png16_colour(path):
-                # Pillow reduces 16-bit colour PNGs to 8 bits; decode them ourselves
+                # Pillow reduces 16-bit colour and grey+alpha PNGs to 8 bits (grey+alpha
+                # to RGBA); decode them ourselves
                 orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
                 image = _orient(_read_png16_colour(path), orientation)
+                if image.shape[-1] == 2:
+                    image, alpha = _split_alpha(image, 1)
+                    return image, None, alpha
                 if image.shape[-1] == 4:
                     image, alpha = _split_alpha(image, 3)
                     return image, -1, alpha
@@ -308,6 +331,14 @@ def _read_pillow(path, max_pixels):
             im.load()
             im = ImageOps.exif_transpose(im)
             return _pillow_to_array(im)
+
+
+def _warn_dropped(path, what, kept):
+    warnings.warn(
+        f"{path}: holds {what}; only {kept} is read. For a volume, save the slices "
+        "(all of one shape) as a multi-page TIFF or a 3-D .npy.",
+        UserWarning, stacklevel=5,
+    )
 
 
 _EXIF_ORIENTATION = 0x0112
@@ -329,17 +360,19 @@ def _orient(image, orientation, first_axis=0):
 def _is_png16_colour(path):
     with open(path, "rb") as fh:
         head = fh.read(29)
-    # IHDR is the first chunk: width, height, bit depth, colour type, ..., interlace
+    # IHDR is the first chunk: width, height, bit depth, colour type, ..., interlace;
+    # colour types 2 RGB, 4 grey + alpha, 6 RGBA
     return (len(head) == 29 and head[12:16] == b"IHDR" and head[24] == 16
-            and head[25] in (2, 6) and head[28] == 0)
+            and head[25] in (2, 4, 6) and head[28] == 0)
 
 
 def _read_png16_colour(path):
-    """Decode a 16-bit RGB or RGBA PNG to (M, N, 3|4) uint16 with imagecodecs (libpng)."""
+    """Decode a 16-bit RGB, RGBA or grey + alpha PNG to (M, N, 3|4|2) uint16 with
+    imagecodecs (libpng)."""
     import imagecodecs
 
     image = imagecodecs.png_decode(Path(path).read_bytes())
-    if image.dtype != np.uint16 or image.ndim != 3 or image.shape[-1] not in (3, 4):
+    if image.dtype != np.uint16 or image.ndim != 3 or image.shape[-1] not in (2, 3, 4):
         raise ImageReadError(f"{path}: PNG decoded to {image.dtype} {image.shape}, "
                              "not 16-bit colour")
     return image
@@ -383,10 +416,14 @@ def atomic_output(path, *, overwrite=False):
 
     Raises
     ------
+    IsADirectoryError
+        ``path`` is a directory (never replaced).
     FileExistsError
         ``path`` exists and ``overwrite`` is False.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a directory; give a file name")
     if not overwrite and path.exists():
         raise FileExistsError(
             f"{path}: already exists; pass --overwrite (overwrite=True) to replace it"

@@ -31,8 +31,7 @@ def figure(image, labels, *, cmap="nipy_spectral", figsize=(6, 3)):
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    image = np.asarray(image)
-    labels = np.asarray(labels)
+    image, labels = _check_pair(image, labels)
     if image.ndim == 3:
         image = _to_unit_range(image)
     fig, (left, right) = plt.subplots(1, 2, figsize=figsize)
@@ -79,6 +78,19 @@ def overlay(image, labels, *, ax=None, color=(1, 1, 0), mode="inner"):
     """
     from skimage.segmentation import mark_boundaries
 
+    image, labels = _check_pair(image, labels)
+    rgb = _to_unit_range(image)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[..., np.newaxis], 3, axis=-1)
+    picture = mark_boundaries(rgb, labels, color=color, mode=mode)
+    if ax is None:
+        return picture
+    return ax.imshow(picture, interpolation="nearest")
+
+
+def _check_pair(image, labels):
+    """``image`` and ``labels`` as arrays: a 2-D grey or (M, N, 3|4) colour image and
+    (M, N) labels."""
     image = np.asarray(image)
     labels = np.asarray(labels)
     if image.shape[:2] != labels.shape or image.ndim not in (2, 3) or (
@@ -89,13 +101,7 @@ def overlay(image, labels, *, ax=None, color=(1, 1, 0), mode="inner"):
             "pass a 2-D grey image or an (M, N, 3|4) colour image with (M, N) labels "
             "(for a volume, one slice of each)."
         )
-    rgb = _to_unit_range(image)
-    if rgb.ndim == 2:
-        rgb = np.repeat(rgb[..., np.newaxis], 3, axis=-1)
-    picture = mark_boundaries(rgb, labels, color=color, mode=mode)
-    if ax is None:
-        return picture
-    return ax.imshow(picture, interpolation="nearest")
+    return image, labels
 
 
 def _to_unit_range(image):
