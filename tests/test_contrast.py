@@ -229,3 +229,27 @@ def test_affine_moments_in_slabs_match_one_pass(monkeypatch):
     for name in ("gram", "cross", "energy"):
         assert np.allclose(getattr(whole, name), getattr(slabs, name))
     assert np.allclose(whole.gram, np.swapaxes(whole.gram, 1, 2))
+
+
+def test_affine_moments_of_blocks_add_up_to_those_of_the_image():
+    # the blockwise path sums the moments of each block, at its origin, on
+    # the sample grid and the positions of the whole image
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((30, 27, 1))
+    regions = (np.arange(30)[:, None] // 7 * 4 + np.arange(27)[None, :] // 8).astype(np.int64)
+    n = int(regions.max()) + 1
+    for max_pixels in (None, 200):  # every pixel, and every 3rd along each axis
+        whole = AffineMoments.from_labels(features, regions, n, max_pixels=max_pixels)
+        summed = [np.zeros_like(whole.gram), np.zeros_like(whole.cross),
+                  np.zeros_like(whole.energy)]
+        for rows in (slice(0, 11), slice(11, 30)):
+            for cols in (slice(0, 13), slice(13, 27)):
+                part = AffineMoments.from_labels(
+                    features[rows, cols], regions[rows, cols], n, max_pixels=max_pixels,
+                    origin=(rows.start, cols.start), shape=regions.shape)
+                for total, sums in zip(summed, (part.gram, part.cross, part.energy),
+                                       strict=True):
+                    total += sums
+        np.testing.assert_allclose(summed[0], whole.gram, rtol=1e-12)
+        np.testing.assert_allclose(summed[1], whole.cross, rtol=1e-12)
+        np.testing.assert_allclose(summed[2], whole.energy, rtol=1e-12)

@@ -83,6 +83,16 @@ def test_one_block_of_a_noisy_volume_gives_the_in_memory_labels():
     assert _ari(truth, labels) >= 0.95
 
 
+def test_a_shaded_volume_in_blocks_is_not_cut_along_its_shading():
+    # balls on a shaded background: the spectral cut split the background
+    # along its ramp (ARI 0.20); as in memory, the affine region models
+    # (robust_partition) now replace it, their sums taken block by block
+    image, truth = balls(128, n_balls=6, noise=0.2, random_state=3)
+    k = np.unique(truth).size
+    labels = distributed.segment(da.from_array(image, chunks=64), k, random_state=0).compute()
+    assert _ari(truth, labels) >= 0.75
+
+
 def test_block_supervoxels_take_the_range_of_the_whole_volume():
     from specseg._blockwise import _block_input_range, _block_supervoxels
 

@@ -9,7 +9,9 @@ connectomics pipelines (and dask-image's ``ndmeasure.label``) do it:
    so that each block sees the smoothing of the whole volume.
 2. **Supervoxels** per block (SLIC or watershed), about ``n_regions`` in all,
    numbered ``0 .. n_b - 1`` inside block ``b``; kept on the workers
-   (``persist``). A block face is always a supervoxel boundary.
+   (``persist``). A block face is always a supervoxel boundary. SLIC takes its
+   compactness relative to the range of the whole volume (a pass of its own,
+   :func:`_input_range`), as on the whole volume in memory.
 3. **Region statistics** per block: pixel counts, feature sums and sums of
    squares, the adjacent pairs inside the block, and the pairs across the
    block's upper faces (each face belongs to the block holding its lower
@@ -18,10 +20,13 @@ connectomics pipelines (and dask-image's ``ndmeasure.label``) do it:
    into one region graph (:func:`region_affinity`), the same graph the
    in-memory region mode builds.
 4. **Partition** of that graph on the client by the engine of
-   :func:`~specseg.spectral_clustering`.
+   :func:`~specseg.spectral_clustering`, replaced, as in memory, by the
+   partition of affine region models where the volume is shaded
+   (:func:`robust_partition`; their sums are taken block by block).
 5. **Relabelling** block by block (a table lookup), then the pixel-accurate
-   boundary pass of the region mode (:func:`snap_boundaries`) with a halo wide
-   enough that every block gets the labels the whole volume would.
+   boundary pass of the region mode (:func:`snap_boundaries`, gated by the
+   pixel noise) with a halo wide enough that every block gets the labels the
+   whole volume would.
 
 Segments that straddle block faces are one segment because the partition is
 global: the faces between blocks are edges of the region graph like any other.
@@ -40,6 +45,13 @@ from scipy import ndimage
 from ._allocator import job_memory
 from ._assign import ASSIGN_METHODS
 from ._clustering import _cluster
+from ._contrast import (
+    AffineMoments,
+    affine_partition,
+    drop_minorities,
+    impure_regions,
+    shading_contrast,
+)
 from ._embedding import SOLVERS, _touched_bytes
 from ._regions import (
     DEFAULT_REGIONS,
@@ -328,7 +340,8 @@ def segment(
         graph), ``n_edges``, ``n_blocks``, ``chunks``, ``eigenvalues``,
         ``solver``, ``scale`` (the feature ``low, span``), ``timings`` (seconds
         of the stages run so far: "supervoxels" (the scale, features and
-        supervoxels), "statistics" and "partition"; the relabelling and the
+        supervoxels), "statistics", "partition" and "merging" (the affine
+        region models of a shaded volume); the relabelling and the
         boundary pass run when ``labels`` is computed).
 
     Returns
@@ -418,8 +431,13 @@ def segment(
         node_labels, result = _cluster(affinity, n_segments, solver=solver, assign=assign,
                                        refine=refine, tol=None, rng=rng)
     n_segments = result.eigenvalues.size
+    clock = _lap(timings, "partition", clock)
+    if refine and n_segments > 1:
+        noise = _volume_noise(features)
+        node_labels = _robust_partition(features, supervoxels, stats, offsets, node_labels,
+                                        n_segments, noise=noise)
+        _lap(timings, "merging", clock)
     table = _canonical_table(node_labels, first, n_segments)
-    _lap(timings, "partition", clock)
 
     labels = _relabelled(supervoxels, table, offsets)
     if refine and n_segments > 1:
@@ -427,7 +445,7 @@ def segment(
         width = max(1, min(width, min(min(c) for c in image.chunks) - 3))
         labels = da.map_overlap(_snap_block, labels, features, depth=width + 3,
                                 boundary="none", dtype=np.int32, width=width,
-                                noise=_volume_noise(features), align_arrays=False)
+                                noise=noise, align_arrays=False)
     if not return_info:
         return labels
     info = {
@@ -657,6 +675,52 @@ def _global_statistics(parts, numblocks, shape):
         length = contrast = np.zeros(0)
     stats = RegionStatistics(count, total, total_sq, pairs, length, contrast)
     return stats, first, offsets
+
+
+def _robust_partition(features, supervoxels, stats, offsets, labels, n_segments, *, noise):
+    """The in-memory region mode's :func:`robust_partition`, with the affine
+    moments of the supervoxels summed block by block (only where neighbouring
+    supervoxels differ by more than noise: shading)."""
+    labels = np.asarray(labels)
+    if int(labels.max()) + 1 != n_segments:
+        return labels
+    typical = shading_contrast(stats)
+    if typical is None:
+        return labels
+    moments = _affine_moments(features, supervoxels, stats, offsets)
+    return affine_partition(moments, stats, labels, n_segments, noise=noise, typical=typical)
+
+
+def _affine_moments(features, supervoxels, stats, offsets):
+    """:class:`AffineMoments` of every supervoxel's majority mode (as
+    :func:`majority_regions` keeps it), one task per block, on the positions and
+    the sample of the whole volume: the same sums as in memory, but for the
+    smoothing that splits an impure supervoxel, which stops at the block faces."""
+    import dask
+
+    impure = impure_regions(stats)
+    starts = [np.concatenate([[0], np.cumsum(c)]) for c in supervoxels.chunks]
+    tasks = []
+    for b, index in enumerate(np.ndindex(*supervoxels.numblocks)):
+        lo, hi = int(offsets[b]), int(offsets[b + 1])
+        if hi == lo:
+            continue  # the block lies outside the mask
+        core = tuple(slice(int(s[i]), int(s[i + 1])) for s, i in zip(starts, index, strict=True))
+        tasks.append(dask.delayed(_block_moments)(
+            features[core], supervoxels[core], impure[(impure >= lo) & (impure < hi)] - lo,
+            hi - lo, origin=tuple(c.start for c in core), shape=features.shape,
+        ))
+    parts = dask.compute(*tasks)
+    return AffineMoments(*(np.concatenate([part[i] for part in parts]) for i in range(3)))
+
+
+def _block_moments(features, supervoxels, impure, n_local, *, origin, shape):
+    """``(gram, cross, energy)`` of one block's supervoxels without the minority
+    modes of the ``impure`` ones (local ids)."""
+    features = features[..., None]
+    kept = drop_minorities(features, supervoxels, impure)
+    moments = AffineMoments.from_labels(features, kept, n_local, origin=origin, shape=shape)
+    return moments.gram, moments.cross, moments.energy
 
 
 def _canonical_table(node_labels, first, n_segments):

@@ -256,16 +256,28 @@ def majority_regions(features, regions, stats, *, sigma=1.0):
     >>> int((kept == 6).sum()), int((kept == -1).sum()), bool((kept[:, 32:35] == 6).all())
     (120, 80, True)
     """
-    from scipy import ndimage
+    return drop_minorities(features, regions, impure_regions(stats), sigma=sigma)
 
+
+def impure_regions(stats):
+    """The regions of :func:`majority_regions` that are impure: variance above
+    twice the median variance of the regions of ``MIN_REGION_PIXELS`` pixels or
+    more, and at least twice that many pixels."""
     from ._regions import MIN_REGION_PIXELS
 
     variance = stats.variance
     sizable = stats.count >= MIN_REGION_PIXELS
     noise = float(np.median(variance[sizable])) if sizable.any() else 0.0
     # a region split in two keeps at least one region's worth of pixels
-    impure = np.flatnonzero((variance > 2 * noise) & (stats.count >= 2 * MIN_REGION_PIXELS))
-    if impure.size == 0:
+    return np.flatnonzero((variance > 2 * noise) & (stats.count >= 2 * MIN_REGION_PIXELS))
+
+
+def drop_minorities(features, regions, impure, *, sigma=1.0):
+    """``regions`` with the smaller mode of each region in ``impure`` set to -1
+    (``regions`` itself when ``impure`` is empty); see :func:`majority_regions`."""
+    from scipy import ndimage
+
+    if len(impure) == 0:
         return regions
     kept = np.array(regions, copy=True)
     boxes = ndimage.find_objects(kept + 1)
@@ -323,7 +335,8 @@ class AffineMoments:
         self.gram, self.cross, self.energy = gram, cross, energy
 
     @classmethod
-    def from_labels(cls, features, regions, n_regions, *, max_pixels=None):
+    def from_labels(cls, features, regions, n_regions, *, max_pixels=None, origin=None,
+                    shape=None):
         """The sums of every region ``0 .. n_regions - 1`` of ``regions`` (-1: none).
 
         Above ``max_pixels`` pixels (default ``MOMENT_PIXELS``) the sums are
@@ -333,13 +346,23 @@ class AffineMoments:
         with the sums (costs, residuals, their ratio to the noise) is relative
         to the pixels summed. Slabs of about ``SLAB_PIXELS`` pixels along the
         first axis keep the temporaries small.
+
+        ``regions`` may be a block at ``origin`` of an image of ``shape`` (the
+        blockwise path): the sample and the positions are then the whole
+        image's, so that the sums of the blocks add up to those of the image.
         """
         regions = np.asarray(regions)
+        shape = regions.shape if shape is None else tuple(shape)
+        origin = (0,) * regions.ndim if origin is None else tuple(origin)
         limit = MOMENT_PIXELS if max_pixels is None else max_pixels
         step = 1
-        while int(np.prod([-(-n // step) for n in regions.shape])) > limit:
+        while int(np.prod([-(-n // step) for n in shape])) > limit:
             step += 1
-        sample = (slice(None, None, step),) * regions.ndim
+        # the image's every step-th pixel: the first one in the block, then its index
+        # on the image's sample grid
+        first = [-o % step for o in origin]
+        grid = [(o + f) // step for o, f in zip(origin, first, strict=True)]
+        sample = tuple(slice(f, None, step) for f in first)
         regions, features = regions[sample], features[sample]
         d = regions.ndim + 1
         n_channels = features.shape[-1]
@@ -347,7 +370,7 @@ class AffineMoments:
         cross = np.zeros((n_regions, d, n_channels))
         energy = np.zeros(n_regions)
         # positions scaled to [0, 1) keep the normal equations well conditioned
-        scale = 1.0 / max(regions.shape)
+        scale = 1.0 / max(-(-n // step) for n in shape)
         rows = max(1, SLAB_PIXELS // max(1, int(np.prod(regions.shape[1:]))))
         for start in range(0, regions.shape[0], rows):
             part = regions[start:start + rows]
@@ -355,6 +378,9 @@ class AffineMoments:
             flat = part[inside]
             position = np.indices(part.shape)
             position[0] += start
+            for axis, offset in enumerate(grid):
+                if offset:
+                    position[axis] += offset
             phi = [np.ones(flat.size)] + [scale * axis[inside] for axis in position]
             del position
             values = features[start:start + rows][inside].astype(np.float64)
@@ -599,11 +625,26 @@ def robust_partition(features, regions, stats, labels, n_segments, *, noise,
     labels = np.asarray(labels)
     if n_segments < 2 or int(labels.max()) + 1 != n_segments:
         return labels
-    typical, spread = typical_contrast(stats)
-    if typical < shading * spread:
+    typical = shading_contrast(stats, shading=shading)
+    if typical is None:
         return labels  # neighbours differ by noise: no shading to cut along
     kept = majority_regions(features, regions, stats)
     moments = AffineMoments.from_labels(features, kept, stats.n_regions)
+    return affine_partition(moments, stats, labels, n_segments, noise=noise, typical=typical,
+                            factor=factor, switch=switch)
+
+
+def shading_contrast(stats, *, shading=SHADING_FACTOR):
+    """The typical contrast of neighbouring regions (:func:`typical_contrast`)
+    where it exceeds ``shading`` times its spread (shading present), else None."""
+    typical, spread = typical_contrast(stats)
+    return typical if typical >= shading * spread else None
+
+
+def affine_partition(moments, stats, labels, n_segments, *, noise, typical,
+                     factor=SUPPORT_FACTOR, switch=SWITCH_FACTOR):
+    """The second half of :func:`robust_partition`, from the regions' affine
+    ``moments`` and the ``typical`` contrast of :func:`shading_contrast`."""
     if not moments.fits(noise):
         return labels
     merged = affine_merge(moments, stats.pairs, n_segments)
