@@ -680,3 +680,14 @@ def test_nan_outside_the_mask_accepted_by_the_graph_builders():
     assert np.isfinite(region_graph(with_nan, mask=mask).affinity.data).all()
     labels = hierarchy(with_nan, mask=mask).cut(n_segments=3)
     assert (labels[~mask] == -1).all() and labels[mask].min() == 0
+
+
+def test_all_finite_checks_in_pieces():
+    from specseg._validation import _all_finite
+
+    image = np.zeros((7, 5, 3))
+    assert _all_finite(image, chunk=4)
+    for index in [(0, 0, 0), (6, 4, 2), (3, 2, 1)]:
+        bad = image.copy()
+        bad[index] = np.nan
+        assert not _all_finite(bad, chunk=4) and not _all_finite(bad.ravel(), chunk=4)

@@ -209,11 +209,9 @@ def fill_no_data(image, mask, channel_axis=None):
            [2., 3.]])
     """
     array = np.asarray(image)
-    if array.dtype.kind != "f":
+    if array.dtype.kind != "f" or _all_finite(array):
         return image
     finite = np.isfinite(array)
-    if finite.all():
-        return image
     if channel_axis is not None:
         if (isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral)
                 or not -array.ndim <= channel_axis < array.ndim):
@@ -237,6 +235,27 @@ def fill_no_data(image, mask, channel_axis=None):
     if channel_axis is not None:
         filled = np.moveaxis(filled, -1, channel_axis)
     return filled
+
+
+#: Values per step of :func:`_all_finite`: its temporary arrays stay this small.
+_FINITE_CHUNK = 1 << 22
+
+
+def _all_finite(array, chunk=_FINITE_CHUNK):
+    """Whether every value of ``array`` is finite, checked a piece at a time.
+
+    No image-sized temporary is made, so :func:`specseg.segment` can look for
+    no-data pixels before its memory check (which needs the mode, which needs
+    NaN-free values) without allocating what that check exists to refuse.
+    """
+    if array.size <= chunk:
+        return bool(np.isfinite(array).all())
+    if array.ndim == 1:
+        return all(np.isfinite(array[i:i + chunk]).all() for i in range(0, array.size, chunk))
+    step = chunk // max(1, array[0].size)
+    if step < 1:  # one index of the first axis is still too large: split it further
+        return all(_all_finite(array[i], chunk) for i in range(array.shape[0]))
+    return all(np.isfinite(array[i:i + step]).all() for i in range(0, array.shape[0], step))
 
 
 def check_spacing(spacing, ndim):
