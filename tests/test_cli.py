@@ -569,3 +569,97 @@ def test_a_corrupt_tiff_fails_in_one_line_without_library_logs(tmp_path):
     assert "tifffile" not in quiet.stderr
     verbose = subprocess.run(command + ["-v"], capture_output=True, text=True, timeout=120)
     assert "tifffile" in verbose.stderr  # the library's own lines with -v
+
+
+# --- colour volumes and no-data pixels -------------------------------------------------------
+
+def colour_volume(shape=(4, 12, 14)):
+    """Left half dark red, right half bright green, channels last, uint8."""
+    grey = blocks(shape)
+    return np.stack([255 - grey, grey, np.full_like(grey, 40)], axis=-1)
+
+
+@pytest.mark.parametrize("name, extra", [
+    ("v.npy", ()), ("v.npy", ("--channel-axis", -1)),
+    ("v.tif", ()), ("v.tif", ("--channel-axis", -1)),
+])
+def test_colour_volume_is_segmented(tmp_path, name, extra):
+    volume = colour_volume()
+    if name.endswith(".npy"):
+        np.save(tmp_path / name, volume)
+    else:
+        tifffile.imwrite(tmp_path / name, volume, photometric="rgb")
+    result = run("segment", tmp_path / name, "-k", 2, "-o", tmp_path / "out.tif", "--quiet",
+                 *extra)
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_label_file(tmp_path / "out.tif"),
+                                  expected_halves(volume.shape[:-1]))
+
+
+def test_channels_first_colour_volume_with_channel_axis(tmp_path):
+    volume = np.moveaxis(colour_volume(), -1, 0).repeat(2, axis=0)  # 6 channels first
+    np.save(tmp_path / "v.npy", volume)
+    result = run("segment", tmp_path / "v.npy", "-k", 2, "-o", tmp_path / "out.tif", "--quiet")
+    assert result.exit_code == 1 and "--channel-axis AXIS" in result.output
+    result = run("segment", tmp_path / "v.npy", "-k", 2, "-o", tmp_path / "out.tif", "--quiet",
+                 "--channel-axis", 0)
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_label_file(tmp_path / "out.tif"),
+                                  expected_halves(volume.shape[1:]))
+
+
+def test_5d_npy_refused_in_one_line(tmp_path):
+    np.save(tmp_path / "v.npy", np.zeros((2, 2, 4, 4, 3)))
+    result = run("segment", tmp_path / "v.npy", "-o", tmp_path / "out.tif")
+    assert result.exit_code == 1
+    assert "2-D or a 3-D volume, plus an optional channel axis" in result.output
+
+
+@pytest.mark.parametrize("name", ["f.tif", "f.npy"])
+def test_nan_pixels_are_left_out_with_a_warning(tmp_path, name):
+    image = blocks(dtype=np.float32)
+    image[:, :3] = np.nan
+    image[0, 5] = -np.inf
+    if name.endswith(".npy"):
+        np.save(tmp_path / name, image)
+    else:
+        tifffile.imwrite(tmp_path / name, image)
+    result = run("segment", tmp_path / name, "-k", 2, "-o", tmp_path / "out.tif",
+                 "--overlay", tmp_path / "ov.png")
+    assert result.exit_code == 0, result.output
+    assert "49 of 320 pixels are NaN or inf (no data): left out of the mask" in result.output
+    expected = expected_halves()
+    expected[:, :3] = 0
+    expected[0, 5] = 0
+    np.testing.assert_array_equal(read_label_file(tmp_path / "out.tif"), expected)
+
+
+def test_nan_pixels_combine_with_the_mask(tmp_path):
+    image = blocks(dtype=np.float32)
+    image[:, :3] = np.nan
+    np.save(tmp_path / "f.npy", image)
+    mask = np.full(image.shape, 255, np.uint8)
+    mask[:2] = 0
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    result = run("segment", tmp_path / "f.npy", "-k", 2, "-o", tmp_path / "out.tif",
+                 "--mask", tmp_path / "m.png", "--quiet")
+    assert result.exit_code == 0, result.output
+    expected = expected_halves()
+    expected[:, :3] = 0
+    expected[:2] = 0
+    np.testing.assert_array_equal(read_label_file(tmp_path / "out.tif"), expected)
+
+
+def test_all_nan_image_fails_in_one_line(tmp_path):
+    np.save(tmp_path / "f.npy", np.full((8, 8), np.nan))
+    result = run("segment", tmp_path / "f.npy", "-o", tmp_path / "out.tif")
+    assert result.exit_code == 1
+    assert "every pixel is NaN or inf (no data); nothing to segment" in result.output
+
+
+def test_channel_axis_none_on_a_colour_volume_refused(tmp_path):
+    np.save(tmp_path / "v.npy", colour_volume())
+    result = run("segment", tmp_path / "v.npy", "-o", tmp_path / "out.tif",
+                 "--channel-axis", "none")
+    assert result.exit_code == 1
+    assert "--channel-axis none leaves an image of shape (4, 12, 14, 3)" in result.output

@@ -230,3 +230,32 @@ def test_a_worker_killed_mid_job_changes_nothing(volume, tmp_path):
         assert victim not in client.scheduler_info()["workers"]
     np.testing.assert_array_equal(zarr.open_array(out, mode="r")[...], expected)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.zarr"]  # no partial store
+
+
+def test_nan_outside_the_mask_is_left_out():
+    image, _ = balls(32, n_balls=2, noise=0.05, random_state=0)
+    image = image.astype(np.float32)
+    mask = np.ones(image.shape, bool)
+    mask[:, :, :5] = False
+    with_nan = image.copy()
+    with_nan[~mask] = np.nan
+    with_nan[0, 0, 0] = np.inf
+    labels = distributed.segment(da.from_array(with_nan, chunks=16), 3, mask=mask,
+                                 random_state=0).compute()
+    assert (labels[~mask] == -1).all() and labels[mask].min() == 0
+    reference = image.copy()  # the median of the finite voxels sampled (here all of them)
+    reference[~mask] = np.median(image[mask])
+    np.testing.assert_array_equal(labels, distributed.segment(
+        da.from_array(reference, chunks=16), 3, mask=mask, random_state=0).compute())
+
+
+def test_nan_without_or_inside_the_mask_refused():
+    image = np.ones((32, 32), np.float32)
+    image[:, :4] = np.nan
+    with pytest.raises(ValueError, match=r"128 of 1024 voxels that are NaN or inf.*"
+                       r"mask=da\.isfinite\(image\)"):
+        distributed.segment(da.from_array(image, chunks=16), 2)
+    mask = np.ones(image.shape, bool)
+    mask[:, :3] = False
+    with pytest.raises(ValueError, match="32 voxels inside the mask that are NaN or inf"):
+        distributed.segment(da.from_array(image, chunks=16), 2, mask=mask)

@@ -549,3 +549,76 @@ def test_tiff_orientation_tag_turns_every_page_of_a_volume(tmp_path):
     got = read_image(tmp_path / "v.tif").image
     assert got.shape == (3, 10, 6)
     np.testing.assert_array_equal(got[1], np.rot90(volume[1], k=-1))
+
+
+# --- colour volumes and volumes of one slice ------------------------------------------------
+
+def test_npy_colour_volume_is_read_channels_last(tmp_path):
+    volume = np.arange(2 * 3 * 4 * 3, dtype=np.uint8).reshape(2, 3, 4, 3)
+    np.save(tmp_path / "v.npy", volume)
+    got, channel_axis, mask = read_image(tmp_path / "v.npy")
+    assert channel_axis == -1 and mask is None
+    np.testing.assert_array_equal(got, volume)
+
+
+def test_npy_4d_with_many_channels_needs_the_channel_axis(tmp_path):
+    volume = np.zeros((5, 3, 4, 6), np.float32)  # channels first: (C, Z, Y, X)
+    np.save(tmp_path / "v.npy", volume)
+    with pytest.raises(ImageReadError, match=r"last axis has 6 entries.*--channel-axis AXIS"):
+        read_image(tmp_path / "v.npy")
+    got, channel_axis, _ = read_image(tmp_path / "v.npy", channel_axis=0)
+    assert channel_axis == 0 and got.shape == volume.shape
+    with pytest.raises(ImageReadError, match="out of range"):
+        read_image(tmp_path / "v.npy", channel_axis=4)
+
+
+def test_npy_counts_pixels_without_the_channels(tmp_path):
+    np.save(tmp_path / "v.npy", np.zeros((2, 4, 4, 3), np.uint8))
+    read_image(tmp_path / "v.npy", max_pixels=32)
+    with pytest.raises(ImageTooLargeError):
+        read_image(tmp_path / "v.npy", max_pixels=31)
+
+
+@pytest.mark.parametrize("shape", [(2, 2, 4, 4, 3), (1, 1, 1, 1, 1, 1)])
+def test_npy_5d_and_more_refused(tmp_path, shape):
+    np.save(tmp_path / "v.npy", np.zeros(shape))
+    with pytest.raises(ImageReadError, match=r"2-D or a 3-D volume, plus an optional channel"):
+        read_image(tmp_path / "v.npy")
+
+
+def test_multipage_rgb_tiff_is_a_colour_volume(tmp_path):
+    volume = np.random.default_rng(0).integers(0, 255, (3, 8, 9, 3), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "v.tif", volume, photometric="rgb")
+    got, channel_axis, _ = read_image(tmp_path / "v.tif")
+    assert channel_axis == -1
+    np.testing.assert_array_equal(got, volume)
+
+
+def test_tiff_volume_of_five_channels_with_channel_axis(tmp_path):
+    volume = np.random.default_rng(0).integers(0, 255, (3, 8, 9, 5), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "v.tif", volume, photometric="minisblack")
+    with pytest.raises(ImageReadError, match=r"reads 2-D images and 3-D volumes.*--channel-axis"):
+        read_image(tmp_path / "v.tif")
+    got, channel_axis, _ = read_image(tmp_path / "v.tif", channel_axis=-1)
+    assert channel_axis == -1
+    np.testing.assert_array_equal(got, volume)
+
+
+def test_label_volume_of_one_slice_reads_back_3d(tmp_path):
+    labels = np.zeros((1, 5, 6), int)
+    labels[0, :, 3:] = 1
+    write_labels(tmp_path / "l.tif", labels)
+    got, channel_axis, _ = read_image(tmp_path / "l.tif")
+    assert got.shape == (1, 5, 6) and channel_axis is None
+    np.testing.assert_array_equal(got, labels + 1)
+    # 2-D labels stay a plain 2-D TIFF
+    write_labels(tmp_path / "l2.tif", labels[0])
+    assert read_image(tmp_path / "l2.tif").image.shape == (5, 6)
+
+
+def test_float_tiff_with_nan_is_read_as_it_is(tmp_path):
+    image = np.ones((4, 5), np.float32)
+    image[0, 0] = np.nan
+    tifffile.imwrite(tmp_path / "f.tif", image)
+    got = read_image(tmp_path / "f.tif").image
+    assert np.isnan(got[0, 0]) and np.isfinite(got[1:]).all()

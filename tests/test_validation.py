@@ -591,3 +591,103 @@ def test_check_affinity_keeps_callers_explicit_zeros():
     for old, new in zip(before, stored_arrays(W), strict=True):
         np.testing.assert_array_equal(new, old)
     assert result.nnz == 2 and (result.data == 1.0).all()
+
+
+# --- NaN / inf pixels (no data) outside the mask --------------------------------------------
+
+def _no_data_scene():
+    """A 64 x 64 float32 scene of three shapes; columns 0-5 are no data (NaN, one inf)."""
+    from specseg.datasets import shapes
+
+    image = shapes(64, n_shapes=3, noise=0.02, random_state=0)[0].astype(np.float32)
+    mask = np.ones(image.shape, bool)
+    mask[:, :6] = False
+    with_nan = image.copy()
+    with_nan[~mask] = np.nan
+    with_nan[3, 2] = np.inf
+    return image, mask, with_nan
+
+
+@pytest.mark.parametrize("mode", ["pixels", "regions", "contours", "auto"])
+def test_nan_outside_the_mask_accepted_in_every_mode(mode):
+    image, mask, with_nan = _no_data_scene()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no NaN reaches a statistic
+        labels = segment(with_nan, 3, mask=mask, mode=mode, random_state=0)
+    assert (labels[~mask] == -1).all() and labels[mask].min() == 0
+    # the same as the image whose no-data pixels hold the median inside the mask
+    filled = image.copy()
+    filled[~mask] = np.median(image[mask])
+    np.testing.assert_array_equal(
+        labels, segment(filled, 3, mask=mask, mode=mode, random_state=0))
+
+
+def test_nan_outside_the_mask_never_enters_the_pixel_graph():
+    image, mask, with_nan = _no_data_scene()
+    other = image.copy()
+    other[~mask] = 1e6
+    np.testing.assert_array_equal(segment(with_nan, 3, mask=mask, mode="pixels"),
+                                  segment(other, 3, mask=mask, mode="pixels"))
+    graph = pixel_graph(with_nan, mask=mask)
+    assert np.isfinite(graph.affinity.data).all()
+
+
+def test_nan_outside_the_mask_of_a_colour_volume():
+    from specseg.datasets import balls
+
+    volume = balls(24, n_balls=2, noise=0.05, random_state=0)[0]
+    colour = np.stack([volume, volume, 1 - volume], axis=-1)
+    colour[:, :, :3, 1] = np.nan  # one channel is enough to make a pixel no-data
+    mask = np.isfinite(colour).all(axis=-1)
+    labels = segment(colour, 3, mask=mask, channel_axis=-1, random_state=0)
+    assert labels.shape == volume.shape and (labels[:, :, :3] == -1).all()
+
+
+def test_nan_without_mask_names_both_fixes():
+    _, _, with_nan = _no_data_scene()
+    with pytest.raises(ValueError, match=r"384 of 4096 pixels that are NaN or inf.*"
+                       r"mask=np\.isfinite\(image\).*np\.nan_to_num.*specseg command"):
+        segment(with_nan, 3)
+    with pytest.raises(ValueError, match=r"mask=np\.isfinite\(image\)\.all\(axis=-1\)"):
+        segment(np.stack([with_nan] * 3, axis=-1), 3, channel_axis=-1)
+
+
+def test_nan_inside_the_mask_refused():
+    _, mask, with_nan = _no_data_scene()
+    mask[:, 5] = True
+    with pytest.raises(ValueError, match=r"64 pixels inside the mask that are NaN or inf.*"
+                       r"mask & np\.isfinite\(image\)"):
+        segment(with_nan, 3, mask=mask)
+
+
+@pytest.mark.parametrize("spacing, match", [
+    ("abc", "spacing must be numbers.*'abc'"),
+    (["a", 1], r"spacing must be numbers.*\['a', 1\]"),
+    ([1, None], "spacing must be numbers"),
+    ([1, 2, 3], "spacing has 3 values but the image has 2 spatial axes"),
+    ([1, -2], "spacing must be positive and finite"),
+])
+@pytest.mark.parametrize("mode", ["pixels", "regions"])
+def test_bad_spacing_refused_by_name(spacing, match, mode):
+    with pytest.raises(ValueError, match=match):
+        segment(small_image(), 2, mode=mode, spacing=spacing)
+
+
+def test_nan_outside_the_mask_accepted_by_the_graph_builders():
+    from specseg import hierarchy, region_graph
+
+    _, mask, with_nan = _no_data_scene()
+    assert np.isfinite(region_graph(with_nan, mask=mask).affinity.data).all()
+    labels = hierarchy(with_nan, mask=mask).cut(n_segments=3)
+    assert (labels[~mask] == -1).all() and labels[mask].min() == 0
+
+
+def test_all_finite_checks_in_pieces():
+    from specseg._validation import _all_finite
+
+    image = np.zeros((7, 5, 3))
+    assert _all_finite(image, chunk=4)
+    for index in [(0, 0, 0), (6, 4, 2), (3, 2, 1)]:
+        bad = image.copy()
+        bad[index] = np.nan
+        assert not _all_finite(bad, chunk=4) and not _all_finite(bad.ravel(), chunk=4)

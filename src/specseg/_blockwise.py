@@ -387,7 +387,7 @@ def segment(
     clock = time.perf_counter()
     timings = {}
 
-    n_inside = image.size if mask is None else int(mask.sum().compute())
+    n_inside, image = _leave_out_no_data(image, mask)
     if n_inside == 0:
         raise ValueError("mask is empty (no nonzero voxel), so there is nothing to segment.")
     if n_regions is None:
@@ -500,6 +500,44 @@ def _default_regions(n_inside, ndim):
     if n_inside <= DEFAULT_REGIONS[ndim] * REGION_VOXELS[ndim]:
         return small
     return int(n_inside // REGION_VOXELS[ndim])
+
+
+def _leave_out_no_data(image, mask):
+    """``(n_inside, image)``: the voxels inside the mask, and the image whose NaN or
+    inf voxels (no data), which must lie outside the mask, hold the median of a
+    strided sample of its finite voxels, as in memory (``fill_no_data``).
+
+    An integer image needs no pass over its voxels beyond the mask's count; a
+    float one is checked in the same pass.
+    """
+    dask, da = _dask()
+    if np.dtype(image.dtype).kind != "f":
+        return (image.size if mask is None else int(mask.sum().compute())), image
+    bad = ~da.isfinite(image)
+    if mask is None:
+        n_inside, n_bad, n_bad_inside = image.size, int(bad.sum().compute()), 0
+        if n_bad:
+            raise ValueError(
+                f"image has {n_bad} of {image.size} voxels that are NaN or inf (no data?); "
+                "leave them out with mask=da.isfinite(image) (they get label -1), or "
+                "replace them (e.g. da.nan_to_num)."
+            )
+    else:
+        n_inside, n_bad, n_bad_inside = (int(n) for n in dask.compute(
+            mask.sum(), bad.sum(), (bad & mask).sum()))
+    if n_bad_inside:
+        raise ValueError(
+            f"image has {n_bad_inside} voxels inside the mask that are NaN or inf (no "
+            "data?); leave them out of the mask (mask=mask & da.isfinite(image)): they "
+            "get label -1; or replace them (e.g. da.nan_to_num)."
+        )
+    if n_bad == 0:
+        return n_inside, image
+    step = max(1, int(math.ceil((image.size / SCALE_SAMPLES) ** (1.0 / image.ndim))))
+    sample = np.asarray(image[(slice(None, None, step),) * image.ndim].compute()).ravel()
+    sample = sample[np.isfinite(sample)]
+    fill = np.median(sample) if sample.size else 0.0
+    return n_inside, da.where(bad, image.dtype.type(fill), image)
 
 
 def _feature_scale(image):

@@ -33,7 +33,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from ._validation import check_image, check_mask, check_option, check_positive_float
+from ._validation import (
+    check_image,
+    check_mask,
+    check_option,
+    check_positive_float,
+    check_spacing,
+    fill_no_data,
+)
 
 __all__ = ["Graph", "pixel_graph"]
 
@@ -242,7 +249,7 @@ def pixel_graph(
     >>> float(g.affinity[0, 1]), round(float(g.affinity[1, 2]), 3)
     (1.0, 0.154)
     """
-    image = check_image(image, channel_axis=channel_axis)
+    image = check_image(fill_no_data(image, mask, channel_axis), channel_axis=channel_axis)
     shape = image.shape[:-1]
     ndim = len(shape)
     mask = check_mask(mask, shape)
@@ -257,12 +264,7 @@ def pixel_graph(
             f"connectivity must be an integer from 1 to {ndim} for a {ndim}-D image, "
             f"got {connectivity!r}."
         )
-    if spacing is None:
-        spacing = (1.0,) * ndim
-    else:
-        spacing = tuple(float(h) for h in np.broadcast_to(spacing, (ndim,)))
-        if not all(np.isfinite(h) and h > 0 for h in spacing):
-            raise ValueError(f"spacing must be positive and finite, got {spacing}.")
+    spacing = check_spacing(spacing, ndim)
     n_nodes = int(np.prod(shape)) if mask is None else int(mask.sum())
     if colour_space == "lab" or (colour_space == "auto" and image.shape[-1] == 3):
         from ._features import image_features

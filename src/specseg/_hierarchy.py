@@ -318,9 +318,10 @@ def hierarchy(image, *, mask=None, channel_axis=None, globalization=True, mergin
     import time
 
     from ._contours import _check_2d
-    from ._validation import check_random_state
+    from ._validation import check_random_state, fill_no_data
 
-    image = _check_2d(image, channel_axis)
+    # NaN/inf (no data) outside the mask: filled in a copy (see fill_no_data)
+    image = _check_2d(fill_no_data(image, mask, channel_axis), channel_axis)
     mask = check_mask(mask, image.shape[:-1])
     rng = check_random_state(random_state)
     info = {}

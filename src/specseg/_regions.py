@@ -69,7 +69,14 @@ from scipy import ndimage
 
 from ._features import block_reduce, image_features
 from ._graph import Graph, _symmetric_csr
-from ._validation import check_image, check_mask, check_option, check_positive_float
+from ._validation import (
+    check_image,
+    check_mask,
+    check_option,
+    check_positive_float,
+    check_spacing,
+    fill_no_data,
+)
 
 __all__ = ["SUPERPIXELS", "RegionStatistics", "region_affinity", "region_graph"]
 
@@ -495,7 +502,7 @@ def region_graph(
 def _region_graph(image, *, n_regions, mask, channel_axis, superpixel_method, compactness, beta,
                   colour_space, spacing):
     """:func:`region_graph`, also returning the region statistics and the features."""
-    image = check_image(image, channel_axis=channel_axis)
+    image = check_image(fill_no_data(image, mask, channel_axis), channel_axis=channel_axis)
     shape = image.shape[:-1]
     mask = check_mask(mask, shape)
     check_option("superpixel method", superpixel_method, SUPERPIXELS)
@@ -511,9 +518,7 @@ def _region_graph(image, *, n_regions, mask, channel_axis, superpixel_method, co
     ):
         raise ValueError(f"n_regions must be a positive integer, got {n_regions!r}.")
     if spacing is not None:
-        spacing = np.asarray(np.broadcast_to(spacing, (len(shape),)), dtype=np.float64)
-        if not (np.isfinite(spacing).all() and (spacing > 0).all()):
-            raise ValueError(f"spacing must be positive and finite, got {tuple(spacing)}.")
+        spacing = np.asarray(check_spacing(spacing, len(shape)), dtype=np.float64)
     features = image_features(image, colour_space=colour_space)
     labels = superpixels(features, n_regions=int(n_regions), method=superpixel_method,
                          compactness=compactness, mask=mask, spacing=spacing)

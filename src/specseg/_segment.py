@@ -29,6 +29,7 @@ from ._validation import (
     check_n_segments,
     check_option,
     check_random_state,
+    fill_no_data,
 )
 
 __all__ = ["segment"]
@@ -109,7 +110,10 @@ def segment(
         and ``AUTO_CONTOURS_MAX_NOISE``), and "regions" otherwise (noisy
         frames, volumes).
     mask : (M, N[, P]) array_like of bool, optional
-        Pixels to segment (nonzero = inside). Pixels outside get label -1.
+        Pixels to segment (nonzero = inside). Pixels outside get label -1. They
+        may be NaN or inf (no data, e.g. ``mask=np.isfinite(image)``): such
+        pixels must be outside the mask, and are given the median of the pixels
+        inside it (in a copy) before any statistic of the image is taken.
     channel_axis : int, optional
         Axis holding colour channels; None for a single-channel image.
     beta : float, optional
@@ -207,6 +211,8 @@ def segment(
     check_option("assignment method", assign, ASSIGN_METHODS)
     check_option("colour space", colour_space, COLOUR_SPACES)
     rng = check_random_state(random_state)
+    # NaN/inf (no data) outside the mask: filled in a copy, so that no statistic sees them
+    image = fill_no_data(image, mask, channel_axis)
     if mode == "auto":
         mode = _auto_mode(image, mask, channel_axis)
     if threshold is not None:

@@ -19,6 +19,8 @@ __all__ = [
     "check_image",
     "check_not_np_matrix",
     "check_mask",
+    "check_spacing",
+    "fill_no_data",
     "check_n_segments",
     "check_option",
     "check_positive_float",
@@ -153,11 +155,146 @@ def check_image(image, *, channel_axis=None):
     if image.dtype != np.float64:
         image = image.astype(np.float64)
     if not np.isfinite(image).all():
-        raise ValueError(
-            "image contains NaN or inf values; replace them (e.g. np.nan_to_num) or "
-            "exclude them with a mask after filling them."
-        )
+        bad = ~np.isfinite(image).all(axis=-1)
+        raise ValueError(_no_data_message(int(bad.sum()), bad.size, channel_axis))
     return image
+
+
+def _no_data_message(n_bad, n_pixels, channel_axis):
+    finite = ("np.isfinite(image)" if channel_axis is None
+              else f"np.isfinite(image).all(axis={channel_axis})")
+    return (
+        f"image has {n_bad} of {n_pixels} pixels that are NaN or inf (no data?); leave "
+        f"them out with mask={finite} (they get label -1), or replace them (e.g. "
+        "np.nan_to_num). The specseg command leaves them out by itself, with a warning."
+    )
+
+
+def fill_no_data(image, mask, channel_axis=None):
+    """Let NaN or inf pixels (no data) through where they are outside ``mask``.
+
+    Pixels outside the mask never enter the graph, but whole-image statistics
+    (feature normalisation, noise estimates, superpixels, boundary smoothing)
+    see them; so a pixel with a non-finite value in any channel gets, in a
+    copy, the per-channel median of the pixels inside the mask, which leaves
+    those statistics within the data's range and free of NaN.
+
+    Parameters
+    ----------
+    image : (M, N[, P][, C]) array_like
+        The image as given to :func:`specseg.segment`.
+    mask : (M, N[, P]) array_like or None
+        Pixels to segment (nonzero = inside).
+    channel_axis : int or None
+        Axis of the channels.
+
+    Returns
+    -------
+    image : array_like
+        ``image`` itself when it has no non-finite pixel (or is not a float
+        array, or its ``channel_axis`` or ``mask`` are invalid: the usual checks
+        report those), else a filled copy of the same shape and dtype.
+
+    Raises
+    ------
+    ValueError
+        A non-finite pixel is inside the mask, or there is no mask; the message
+        names both fixes (a mask of the finite pixels, or replacing them).
+
+    Examples
+    --------
+    >>> image = np.array([[np.nan, 1.0], [2.0, 3.0]])
+    >>> fill_no_data(image, np.isfinite(image))
+    array([[2., 1.],
+           [2., 3.]])
+    """
+    array = np.asarray(image)
+    if array.dtype.kind != "f" or _all_finite(array):
+        return image
+    finite = np.isfinite(array)
+    if channel_axis is not None:
+        if (isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral)
+                or not -array.ndim <= channel_axis < array.ndim):
+            return image  # check_image reports the bad channel_axis
+        array = np.moveaxis(array, channel_axis, -1)
+        finite = np.moveaxis(finite, channel_axis, -1).all(axis=-1)
+    bad = ~finite
+    if mask is None:
+        raise ValueError(_no_data_message(int(bad.sum()), bad.size, channel_axis))
+    inside = check_mask(mask, bad.shape)
+    inside_bad = int(np.count_nonzero(bad & inside))
+    if inside_bad:
+        raise ValueError(
+            f"image has {inside_bad} pixels inside the mask that are NaN or inf (no "
+            "data?); leave them out of the mask (mask=mask & np.isfinite(image), or "
+            ".all(axis=channel_axis) of it for a colour image): they get label -1; or "
+            "replace them (e.g. np.nan_to_num)."
+        )
+    filled = array.copy()
+    filled[bad] = np.median(array[inside], axis=0)
+    if channel_axis is not None:
+        filled = np.moveaxis(filled, -1, channel_axis)
+    return filled
+
+
+#: Values per step of :func:`_all_finite`: its temporary arrays stay this small.
+_FINITE_CHUNK = 1 << 22
+
+
+def _all_finite(array, chunk=_FINITE_CHUNK):
+    """Whether every value of ``array`` is finite, checked a piece at a time.
+
+    No image-sized temporary is made, so :func:`specseg.segment` can look for
+    no-data pixels before its memory check (which needs the mode, which needs
+    NaN-free values) without allocating what that check exists to refuse.
+    """
+    if array.size <= chunk:
+        return bool(np.isfinite(array).all())
+    if array.ndim == 1:
+        return all(np.isfinite(array[i:i + chunk]).all() for i in range(0, array.size, chunk))
+    step = chunk // max(1, array[0].size)
+    if step < 1:  # one index of the first axis is still too large: split it further
+        return all(_all_finite(array[i], chunk) for i in range(array.shape[0]))
+    return all(np.isfinite(array[i:i + step]).all() for i in range(0, array.shape[0], step))
+
+
+def check_spacing(spacing, ndim):
+    """Validate a pixel spacing: one positive finite number, or one per spatial axis.
+
+    Returns
+    -------
+    spacing : tuple of float
+        ``ndim`` spacings; None gives ones.
+
+    Examples
+    --------
+    >>> check_spacing(2, 2)
+    (2.0, 2.0)
+    >>> check_spacing(["a", 1], 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: spacing must be numbers (one per spatial axis, or one for all), got ['a', 1].
+    """
+    if spacing is None:
+        return (1.0,) * ndim
+    try:
+        values = np.asarray(spacing)
+    except (TypeError, ValueError):  # ragged sequences
+        values = np.asarray(None)
+    if values.dtype.kind not in "iuf" or values.ndim > 1:  # strings, None, objects, bools
+        raise ValueError(
+            "spacing must be numbers (one per spatial axis, or one for all), "
+            f"got {spacing!r}."
+        )
+    if values.ndim == 1 and values.size not in (1, ndim):
+        raise ValueError(
+            f"spacing has {values.size} values but the image has {ndim} spatial axes; "
+            f"give one per axis, or one for all, got {spacing!r}."
+        )
+    values = np.broadcast_to(values.astype(np.float64), (ndim,))
+    if not all(np.isfinite(h) and h > 0 for h in values):
+        raise ValueError(f"spacing must be positive and finite, got {tuple(values.tolist())}.")
+    return tuple(float(h) for h in values)
 
 
 def check_mask(mask, spatial_shape):

@@ -146,7 +146,10 @@ _SEGMENT_HELP = """Segment image files; write label images, overlays and reports
 INPUT files are PNG, JPEG, BMP, TIFF (8/16-bit, float; multi-page = 3-D volume) or
 .npy files. RGB(A) and palette images are colour (channel axis -1); the alpha
 channel is dropped, or used as the mask with --alpha-mask. EXIF orientation is
-applied, so labels match the image as displayed.
+applied, so labels match the image as displayed. A multi-page RGB TIFF or a 4-D
+.npy (Z, Y, X, C) of at most 4 channels is a colour volume (3-D labels).
+NaN or inf pixels of a float image (no data) are left out of the mask
+(labelled 0), with a warning.
 
 \b
 A zarr store (IN.zarr, or the first level of an OME-Zarr image) larger than
@@ -200,8 +203,9 @@ still processed), 2 usage error. Each failure is one line on stderr.
               help="Use the image's alpha channel as the mask (alpha > 0 is inside).")
 @click.option("--channel-axis", type=_ChannelAxis(), default=None,
               help="Axis of the colour channels, or 'none', where the default is wrong "
-                   "(e.g. a colour .npy: --channel-axis -1).  [default: -1 for RGB(A) "
-                   "and palette images, none otherwise]")
+                   "(e.g. a colour .npy: --channel-axis -1; a channels-first volume: "
+                   "--channel-axis 0).  [default: -1 for RGB(A) and palette images and "
+                   "4-D .npy arrays of at most 4 channels last, none otherwise]")
 @click.option("--mode", type=click.Choice(MODES), default="auto", show_default=True,
               help="Graph over 'pixels', superpixel 'regions' or the 'contours' hierarchy; "
                    "'auto' uses contours for clean 2-D photographs, regions for noisy "
@@ -497,7 +501,9 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, thresh
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        image, found_axis, alpha = read_image(path, max_pixels=max_pixels, alpha_mask=alpha_mask)
+        image, found_axis, alpha = read_image(
+            path, max_pixels=max_pixels, alpha_mask=alpha_mask,
+            channel_axis=channel_axis if isinstance(channel_axis, int) else None)
     # read_image's own warnings name the file; the decoders' go to the usual filters
     # (hidden without -v)
     own = [warning for warning in caught if str(warning.message).startswith(f"{path}: ")]
@@ -508,8 +514,14 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, thresh
     _echo_warnings(path, own)
     seconds = {"read": time.perf_counter() - start}
     if channel_axis == "none":
+        if image.ndim > 3:
+            raise ValueError(
+                f"--channel-axis none leaves an image of shape {image.shape}, which has "
+                f"{image.ndim} axes; specseg segments 2-D images and 3-D volumes: drop "
+                "--channel-axis none, or name the channel axis"
+            )
         found_axis = None
-    elif channel_axis is not None:
+    elif channel_axis is not None and found_axis is None:  # the reader did not place it
         found_axis = channel_axis
     if found_axis is not None:
         if not -image.ndim <= found_axis < image.ndim:
@@ -528,6 +540,7 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, thresh
         region = alpha & mask
     else:
         region = alpha if alpha is not None else mask
+    image, region = _leave_out_no_data(path, image, region, found_axis)
 
     with _ProgressBar(label, quiet) as progress, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -558,6 +571,35 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, thresh
     if verbose:
         stages = ", ".join(f"{name} {value:.3f} s" for name, value in seconds.items())
         click.echo(f"{path}: {stages}", err=True)
+
+
+def _leave_out_no_data(path, image, region, channel_axis):
+    """NaN or inf pixels (no data) left out of ``region``, with a warning line.
+
+    A raster's no-data pixels have no other meaning, so the command does what the
+    library asks for (``mask=np.isfinite(image)``) instead of refusing; the
+    image returned has them filled (see ``fill_no_data``) so that the overlay
+    and figure are finite too. Returns ``(image, region)``.
+    """
+    import numpy as np
+
+    from ._validation import fill_no_data
+
+    if image.dtype.kind != "f":
+        return image, region
+    valid = np.isfinite(image)
+    if channel_axis is not None:
+        valid = valid.all(axis=channel_axis)
+    if valid.all():
+        return image, region
+    n_bad = valid.size - int(np.count_nonzero(valid))
+    inside = valid if region is None else region & valid
+    if not inside.any():
+        where = "" if region is None else " inside the mask"
+        raise ValueError(f"every pixel{where} is NaN or inf (no data); nothing to segment")
+    click.echo(f"specseg: warning: {path}: {n_bad} of {valid.size} pixels are NaN or inf "
+               "(no data): left out of the mask, labelled 0", err=True)
+    return fill_no_data(image, inside, channel_axis), inside
 
 
 def _echo_warnings(path, caught):

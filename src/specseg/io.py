@@ -10,7 +10,12 @@ Read: PNG, JPEG, BMP (and whatever else Pillow opens: GIF, WebP, ...), TIFF
   ``alpha_mask=True`` (alpha > 0 is inside).
 - A multi-page TIFF is a 3-D volume ``(pages, rows, columns[, samples])``.
 - A ``.npy`` file is taken as it is: 2-D is grey, 3-D is a volume (pass a
-  channel axis to :func:`specseg.segment` yourself for a colour array).
+  channel axis to :func:`specseg.segment` yourself for a colour array), 4-D is a
+  colour volume ``(Z, Y, X, C)`` when its last axis has at most 4 channels (or
+  its channel axis is given as ``channel_axis``). Anything else is refused.
+- A float image may hold NaN or inf pixels (no data): they are read as they are;
+  :func:`specseg.segment` accepts them outside its ``mask`` only, and the
+  ``specseg`` command leaves them out of the mask with a warning.
 - 16-bit and float values are kept as they are (16-bit colour and grey + alpha
   PNGs are decoded by imagecodecs, as Pillow reduces them to 8 bits); EXIF orientation and the
   TIFF orientation tag are applied so the array matches the image as displayed.
@@ -23,7 +28,8 @@ Label images on disk
 (-1 outside the mask, ``0 .. k-1`` inside) and writes them shifted by one:
 **0 is outside the mask and the segments are 1 .. k** in every format, so that
 a label image is a valid unsigned image. Data types: ``.tif``/``.tiff`` uint16
-(uint32 past 65535 labels; a 3-D volume is written as a multi-page TIFF),
+(uint32 past 65535 labels; a 3-D volume is written as a multi-page TIFF whose
+metadata names its axes ``ZYX``, so that a volume of one slice reads back 3-D),
 ``.png`` uint8 up to 255 labels, else uint16 (2-D only, at most 65535 labels),
 ``.npy`` uint16 or uint32 as TIFF.
 
@@ -80,7 +86,8 @@ class LoadedImage(NamedTuple):
     image : (M, N[, P][, C]) ndarray
         The pixels, in the file's own dtype (uint8, uint16, float32, ...).
     channel_axis : int or None
-        -1 for a colour image (channels last), None for grey images and volumes.
+        -1 for a colour image (channels last), None for grey images and volumes;
+        the ``channel_axis`` given to :func:`read_image` for a ``.npy`` array.
     mask : (M, N[, P]) ndarray of bool or None
         From the alpha channel when ``alpha_mask=True``, else None.
     """
@@ -90,7 +97,7 @@ class LoadedImage(NamedTuple):
     mask: np.ndarray | None
 
 
-def read_image(path, *, max_pixels=2**28, alpha_mask=False):
+def read_image(path, *, max_pixels=2**28, alpha_mask=False, channel_axis=None):
     """Read an image file into an array, refusing oversized files before decoding.
 
     Parameters
@@ -104,6 +111,12 @@ def read_image(path, *, max_pixels=2**28, alpha_mask=False):
     alpha_mask : bool, optional
         Use the alpha channel as the mask (alpha > 0 is inside) instead of
         dropping it. The image must have an alpha channel.
+    channel_axis : int, optional
+        Axis of the colour channels where the file does not say it: a 3-D or
+        4-D ``.npy`` array, or a multi-page TIFF whose samples were stored as
+        pages. The image is returned as stored, with this axis. Without it a
+        4-D ``.npy`` array is a colour volume only if its last axis has at
+        most 4 channels.
 
     Returns
     -------
@@ -129,7 +142,10 @@ def read_image(path, *, max_pixels=2**28, alpha_mask=False):
     ((4, 5, 3), dtype('uint8'), -1, None)
     """
     path = Path(path)
-    image, channel_axis, alpha = _decode(path, max_pixels)
+    if channel_axis is not None and (isinstance(channel_axis, bool)
+                                     or not isinstance(channel_axis, numbers.Integral)):
+        raise TypeError(f"channel_axis must be an int or None, got {channel_axis!r}.")
+    image, channel_axis, alpha = _decode(path, max_pixels, channel_axis)
     mask = None
     if alpha_mask:
         if alpha is None:
@@ -141,8 +157,12 @@ def read_image(path, *, max_pixels=2**28, alpha_mask=False):
     return LoadedImage(image, channel_axis, mask)
 
 
-def _decode(path, max_pixels):
-    """``(image, channel_axis, alpha)`` of an image file; ``alpha`` is None without one."""
+def _decode(path, max_pixels, channel_axis=None):
+    """``(image, channel_axis, alpha)`` of an image file; ``alpha`` is None without one.
+
+    ``channel_axis`` is the caller's channel axis for the formats whose files do
+    not name one (``.npy``, TIFF pages of samples); the other readers ignore it.
+    """
     if (isinstance(max_pixels, bool) or not isinstance(max_pixels, numbers.Integral)
             or max_pixels < 1):
         raise ValueError(f"max_pixels must be a positive integer, got {max_pixels!r}.")
@@ -165,7 +185,10 @@ def _decode(path, max_pixels):
     else:
         reader = _read_pillow
     try:
-        image, channel_axis, alpha = reader(path, max_pixels)
+        if reader is _read_pillow:
+            image, channel_axis, alpha = reader(path, max_pixels)
+        else:
+            image, channel_axis, alpha = reader(path, max_pixels, channel_axis)
     except ImageReadError:
         raise
     except MemoryError:
@@ -207,7 +230,7 @@ def _split_alpha(image, n_colour):
     return np.ascontiguousarray(colour), alpha
 
 
-def _read_npy(path, max_pixels):
+def _read_npy(path, max_pixels, channel_axis=None):
     with open(path, "rb") as fh:  # the header alone: shape and dtype, no pixel read
         version = np.lib.format.read_magic(fh)
         if version == (1, 0):
@@ -219,16 +242,56 @@ def _read_npy(path, max_pixels):
             f"{path}: .npy array has dtype {dtype}; an image must be numeric and real "
             "(bool, integer or float): save e.g. np.abs(array) or array.real"
         )
-    if len(shape) not in (2, 3):
-        raise ImageReadError(
-            f"{path}: .npy array has shape {shape}; an image must be 2-D or a 3-D volume"
-        )
-    _check_pixels(path, shape, max_pixels)
+    axis = _npy_channel_axis(path, shape, channel_axis)
+    spatial = [s for i, s in enumerate(shape) if axis is None or i != axis % len(shape)]
+    _check_pixels(path, spatial, max_pixels)
     image = np.load(path, allow_pickle=False)
-    return np.ascontiguousarray(image), None, None
+    return np.ascontiguousarray(image), axis, None
 
 
-def _read_tiff(path, max_pixels):
+#: A 4-D array is taken as a colour volume only if its last axis is this short.
+MAX_GUESSED_CHANNELS = 4
+
+
+def _npy_channel_axis(path, shape, channel_axis):
+    """The channel axis of a ``.npy`` array of ``shape``, or None for a grey one.
+
+    2-D is grey and 3-D a grey volume unless ``channel_axis`` is given; 4-D is a
+    colour volume along ``channel_axis``, or along its last axis if that has at
+    most ``MAX_GUESSED_CHANNELS`` entries. Anything else is refused, naming the fix.
+    """
+    ndim = len(shape)
+    if channel_axis is not None:
+        if not -ndim <= channel_axis < ndim:
+            raise ImageReadError(
+                f"{path}: --channel-axis/channel_axis {channel_axis} is out of range for a "
+                f".npy array of shape {shape}"
+            )
+        if ndim - 1 not in (2, 3):
+            raise ImageReadError(
+                f"{path}: .npy array has shape {shape}; with channel axis {channel_axis} "
+                f"that leaves {ndim - 1} spatial axes, but an image must be 2-D or a 3-D "
+                "volume"
+            )
+        return channel_axis
+    if ndim in (2, 3):
+        return None
+    if ndim == 4 and shape[-1] <= MAX_GUESSED_CHANNELS:
+        return -1
+    if ndim == 4:
+        raise ImageReadError(
+            f"{path}: .npy array has shape {shape}; a 4-D image is a colour volume, but "
+            f"its last axis has {shape[-1]} entries, more than the {MAX_GUESSED_CHANNELS} "
+            "channels taken as colour: name the channel axis (--channel-axis AXIS, "
+            "channel_axis=AXIS), or save the array channels last"
+        )
+    raise ImageReadError(
+        f"{path}: .npy array has shape {shape}; an image must be 2-D or a 3-D volume, "
+        "plus an optional channel axis (at most 4-D)"
+    )
+
+
+def _read_tiff(path, max_pixels, channel_axis=None):
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
@@ -240,6 +303,16 @@ def _read_tiff(path, max_pixels):
             _warn_dropped(path, f"{len(tif.series)} images of different shapes or kinds",
                           f"the first (shape {tuple(shape)})")
         channel_axes = [i for i, a in enumerate(axes) if a in "SC" and shape[i] > 1]
+        if not channel_axes and channel_axis is not None and len(shape) == 4:
+            # samples stored as pages (e.g. a volume of 5 channels): the caller names them
+            if not -4 <= channel_axis < 4:
+                raise ImageReadError(
+                    f"{path}: --channel-axis/channel_axis {channel_axis} is out of range for "
+                    f"a TIFF of shape {tuple(shape)}"
+                )
+            channel_axes = [channel_axis % 4]
+            axes = "".join("C" if i == channel_axes[0] else a for i, a in enumerate(axes))
+        shaped = tif.is_shaped
         spatial_shape = [s for i, s in enumerate(shape) if i not in channel_axes]
         _check_pixels(path, spatial_shape, max_pixels)
         page = series.keyframe
@@ -256,9 +329,12 @@ def _read_tiff(path, max_pixels):
         keep = [a for i, a in enumerate(axes) if i != channel_axes[0]] + [axes[channel_axes[0]]]
     else:
         keep = list(axes)
-    # drop singleton non-image axes (e.g. a 1-page ImageJ hyperstack's T and Z)
+    # drop singleton non-image axes (e.g. a 1-page ImageJ hyperstack's T and Z), but
+    # keep the Z of a volume of one slice whose tifffile metadata names its axes ZYX
+    # (as write_labels writes volumes)
+    spatial = "YXZ" if shaped else "YX"
     squeeze = tuple(
-        i for i, a in enumerate(keep) if image.shape[i] == 1 and a not in "YX"
+        i for i, a in enumerate(keep) if image.shape[i] == 1 and a not in spatial
     )
     image = np.squeeze(image, axis=squeeze) if squeeze else image
     n_channels = image.shape[-1] if channel_axes else 0
@@ -267,9 +343,12 @@ def _read_tiff(path, max_pixels):
         # the orientation tag applies to every page's rows and columns
         image = _orient(image, orientation, first_axis=n_spatial - 2)
     if n_spatial not in (2, 3):
+        hint = ("; if one axis holds the channels of a colour volume, name it "
+                "(--channel-axis AXIS, channel_axis=AXIS)"
+                if n_spatial == 4 and not channel_axes else "")
         raise ImageReadError(
             f"{path}: TIFF has shape {shape} (axes {axes!r}); specseg reads 2-D images and "
-            "3-D volumes"
+            f"3-D volumes{hint}"
         )
     if palette and colormap is not None and not channel_axes:
         # colormap is (3, 2**bits) of uint16; index it to get RGB
@@ -537,6 +616,8 @@ def write_labels(path, labels, *, overwrite=False):
         else:
             import tifffile
 
+            # a volume's axes are recorded, so that one of a single slice reads back 3-D
+            metadata = {"axes": "ZYX"} if on_disk.ndim == 3 else None
             tifffile.imwrite(tmp, on_disk, photometric="minisblack", compression="zlib",
-                             metadata=None)
+                             metadata=metadata)
     return path
