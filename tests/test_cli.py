@@ -492,6 +492,22 @@ def test_demo_never_overwrites_without_overwrite(tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ["photo.png"]  # no temporary file left
 
 
+def test_demo_reruns_replace_only_its_own_figure(tmp_path, monkeypatch):
+    # the README's demo command, run twice, works; a user's PNG is never its figure
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        result = run("demo", "--size", 16)
+        assert result.exit_code == 0, result.output
+    assert os.listdir(tmp_path) == ["specseg-demo.png"]
+    Image.new("L", (4, 4)).save("specseg-demo.png")  # a PNG the demo did not write
+    result = run("demo", "--size", 16)
+    assert result.exit_code == 1 and "already exists" in result.stderr
+    with Image.open("specseg-demo.png") as kept:
+        assert kept.size == (4, 4)
+
+
 @pytest.mark.parametrize("name, code, message", [
     ("notes.txt", 2, "cannot write a figure as '.txt'"),
     ("missing/demo.png", 1, "directory missing does not exist"),

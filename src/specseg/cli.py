@@ -48,7 +48,7 @@ def main():
               type=click.Path(dir_okay=False), help="Where to write the two-panel PNG figure.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
               help="Random seed for the noise and the solver.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file (a figure an earlier demo wrote is replaced anyway).")
 def demo(size, output, seed, overwrite):
     """Run the seed example (four noisy circles) and save its figure."""
     from ._segment import segment
@@ -59,6 +59,8 @@ def demo(size, output, seed, overwrite):
 
     output = Path(output)
     fmt = _figure_format(output)
+    # a figure an earlier demo wrote is replaced; anything else only with --overwrite
+    overwrite = overwrite or _written_by_demo(output)
     _check_new_output(output, overwrite)  # before any work
     image, mask, truth = four_circles(size, random_state=seed)
     start = time.perf_counter()
@@ -68,12 +70,30 @@ def demo(size, output, seed, overwrite):
     fig = figure(image, labels)
     try:
         with atomic_output(output, overwrite=overwrite) as tmp:
-            fig.savefig(tmp, dpi=100, format=fmt)
+            fig.savefig(tmp, dpi=100, format=fmt,
+                        metadata={"Software": DEMO_TAG} if fmt == "png" else None)
     except (FileExistsError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"four circles {size}x{size}: segmented in {elapsed:.3f} s, "
                f"ARI against truth {score:.3f}")
     click.echo(f"figure written to {output}")
+
+
+#: The PNG "Software" text of the demo's figures: a rerun may replace them.
+DEMO_TAG = "specseg demo"
+
+
+def _written_by_demo(path):
+    """Whether ``path`` is a PNG figure that ``specseg demo`` wrote (its tag)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        return False
+    try:
+        with Image.open(path) as image:
+            return image.format == "PNG" and image.info.get("Software") == DEMO_TAG
+    except (OSError, UnidentifiedImageError):
+        return False
 
 
 def _figure_format(path):
