@@ -48,7 +48,8 @@ def main():
               type=click.Path(dir_okay=False), help="Where to write the two-panel PNG figure.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
               help="Random seed for the noise and the solver.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output file (a figure an earlier demo wrote is replaced anyway).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an existing output file (an earlier demo's figure is replaced anyway).")
 def demo(size, output, seed, overwrite):
     """Run the seed example (four noisy circles) and save its figure."""
     from ._segment import segment
