@@ -40,17 +40,17 @@ MODES = ("auto", "pixels", "regions", "contours")
 
 #: "auto" uses the region graph for images (or masks) with at least this many pixels.
 AUTO_REGIONS_MIN_PIXELS = 48 * 48
-#: ... and for a mask only where the image, smoothed over ``FLAT_SIGMA``
-#: pixels inside the mask, varies by more than this many times what its pixel
-#: noise alone leaves after that smoothing (the seed example's discs of one
-#: grey level: 1.0-1.2 at 100² to 800² and noise 0.2 or 0.5; masked shapes of
-#: several grey levels at noise 0.25: 45, at 0.1: 273; masked noisy balls
-#: 138-353). The variance before smoothing told them apart less well (0.94-1.0
-#: against 1.5-2.3 on those noisy shapes and balls: noise that large hides small
-#: objects in it).
-AUTO_FLAT_FACTOR = 8.0
-#: Gaussian smoothing (pixels) of that test.
-FLAT_SIGMA = 2.0
+#: ... and for a mask only where the image, averaged over windows of
+#: ``FLAT_WINDOW`` pixels inside the mask, varies by more than this many times
+#: what its pixel noise alone leaves after that averaging (the seed example's
+#: discs of one grey level: 1.0-1.1 at 100² to 800² and noise 0.2 or 0.5;
+#: masked shapes of several grey levels at noise 0.25: 23, at 0.1: 139; masked
+#: noisy balls 54-137). The variance before averaging told them apart less
+#: well (0.94-1.0 against 1.5-2.3 on those noisy shapes and balls: noise that
+#: large hides small objects in it).
+AUTO_FLAT_FACTOR = 5.0
+#: Side (pixels) of the windows that test averages over.
+FLAT_WINDOW = 5
 #: "auto" uses the "contours" mode on 2-D frames whose noise (see
 #: :func:`noise_level`) is at most this fraction of the value range: 95 % of the
 #: BSDS500 train photographs lie under 0.027 (median 0.009), while the noisy
@@ -438,37 +438,29 @@ def _flat_inside(image, mask, channel_axis):
     Then the mask's own shape is all there is to segment (the seed example:
     touching discs of one grey level), and the pixel graph follows it where
     superpixels cannot; an image with structure inside the mask is segmented
-    like an unmasked one. The test: smoothed by a Gaussian of ``FLAT_SIGMA``
-    pixels over the mask alone (normalized convolution, so that the pixels
+    like an unmasked one. The test: averaged over windows of ``FLAT_WINDOW``
+    pixels a side within the mask (normalized convolution, so that the pixels
     outside do not enter), the image varies inside the mask by at most
     ``AUTO_FLAT_FACTOR`` times the variance that the pixel noise
-    (:func:`specseg._regions.pixel_noise`) keeps through that smoothing,
-    summed over channels. Smoothing removes most of the noise and keeps the
+    (:func:`specseg._regions.pixel_noise`) keeps through that averaging,
+    summed over channels. Averaging removes most of the noise and keeps the
     objects, however small a share of the mask they cover.
     """
     values = _channels_last(image, channel_axis).astype(np.float32)
     noise = pixel_noise(values)
     box = ndimage.find_objects(mask.astype(np.int8))[0]
-    reach = int(np.ceil(4 * FLAT_SIGMA))
-    box = tuple(slice(max(0, b.start - reach), b.stop + reach) for b in box)
+    box = tuple(slice(max(0, b.start - FLAT_WINDOW), b.stop + FLAT_WINDOW) for b in box)
     inside = mask[box]
-    weight = ndimage.gaussian_filter(inside.astype(np.float32), FLAT_SIGMA)
+    weight = ndimage.uniform_filter(inside.astype(np.float32), FLAT_WINDOW)
     core = inside & (weight > 0.5)  # away from the mask's edge
     if not core.any():
         core = inside
     structure = 0.0
     for c in range(values.shape[-1]):
-        smooth = ndimage.gaussian_filter(np.where(inside, values[box][..., c], 0), FLAT_SIGMA)
-        structure += float((smooth[core] / weight[core]).var())
-    return structure <= AUTO_FLAT_FACTOR * _smoothing_gain(mask.ndim) * noise**2
-
-
-def _smoothing_gain(ndim):
-    """The share of white noise's variance that the Gaussian of ``FLAT_SIGMA``
-    pixels keeps in ``ndim`` dimensions (the sum of its squared weights)."""
-    delta = np.zeros(2 * int(np.ceil(4 * FLAT_SIGMA)) + 1)
-    delta[delta.size // 2] = 1.0
-    return float((ndimage.gaussian_filter1d(delta, FLAT_SIGMA) ** 2).sum()) ** ndim
+        mean = ndimage.uniform_filter(np.where(inside, values[box][..., c], 0), FLAT_WINDOW)
+        structure += float((mean[core] / weight[core]).var())
+    # a window's mean keeps 1 / (its pixels) of white noise's variance
+    return structure <= AUTO_FLAT_FACTOR * noise**2 / FLAT_WINDOW**mask.ndim
 
 
 def noise_level(image, channel_axis=None):
