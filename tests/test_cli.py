@@ -70,9 +70,17 @@ def test_mask_gives_zero_outside(tmp_path, png):
     _assert_top_rows_masked_out(tmp_path, png)
 
 
-def _assert_top_rows_masked_out(tmp_path, png):
-    """Segment ``png`` with ``tmp_path / "mask.png"``, whose top 4 rows are outside."""
-    result = run("segment", png, "-k", 2, "--mask", tmp_path / "mask.png", "-o",
+def test_float_mask_file_with_nan_leaves_them_out(tmp_path, png):
+    # a float mask whose no-data pixels are NaN: NaN is not "nonzero", so outside
+    mask = np.ones((16, 20), np.float32)
+    mask[:4] = np.nan
+    tifffile.imwrite(tmp_path / "mask.tif", mask)
+    _assert_top_rows_masked_out(tmp_path, png, "mask.tif")
+
+
+def _assert_top_rows_masked_out(tmp_path, png, name="mask.png"):
+    """Segment ``png`` with the mask file ``tmp_path / name``, whose top 4 rows are outside."""
+    result = run("segment", png, "-k", 2, "--mask", tmp_path / name, "-o",
                  tmp_path / "l.tif")
     assert result.exit_code == 0, result.output
     got = tifffile.imread(tmp_path / "l.tif")

@@ -471,7 +471,8 @@ def _check_output_clashes(plans, mask_path):
 
 
 def _read_mask(mask_path, max_pixels):
-    """The mask file as booleans: nonzero pixels are inside, transparent ones outside.
+    """The mask file as booleans: nonzero pixels are inside, transparent ones and
+    NaN (no data) outside.
 
     A mask drawn in black on a transparent background (zero wherever it is opaque)
     is its alpha channel.
@@ -488,6 +489,8 @@ def _read_mask(mask_path, max_pixels):
         click.echo(f"specseg: warning: {mask_path}: a JPEG mask has compression noise: "
                    "pixels near its edges that should be 0 are not, and count as inside; "
                    "save masks as PNG or TIFF.", err=True)
+    if mask.dtype.kind == "f":
+        mask = np.nan_to_num(mask, nan=0.0)  # NaN (no data) is outside; inf is inside
     if channel_axis is not None:
         mask = mask.any(axis=channel_axis)
     mask = mask != 0
