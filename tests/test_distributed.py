@@ -61,14 +61,22 @@ def test_a_ball_across_eight_blocks_is_one_segment():
     assert _ari(inside, labels) >= 0.98
 
 
-def test_a_noisy_volume_in_blocks_is_segmented_as_well_as_in_one():
+@pytest.mark.parametrize("size, n_balls, noise, seed, chunks, least", [
     # SLIC rescales each block to its own range: a block of background alone
-    # has a narrow one, and its supervoxels followed the noise (ARI 0.20 in
-    # blocks of 40); every block now takes the range of the whole volume
-    image, truth = balls(80, n_balls=4, noise=0.3, random_state=1)
+    # has a narrow one, and its supervoxels followed the noise (ARI 0.20);
+    # every block now takes the range of the whole volume
+    (80, 4, 0.3, 1, 40, 0.9),
+    # balls on a shaded background: the spectral cut split the background
+    # along its ramp (ARI 0.20); as in memory, the affine region models
+    # (robust_partition) now replace it, their sums taken block by block
+    (128, 6, 0.2, 3, 64, 0.75),
+])
+def test_noisy_shaded_volumes_in_blocks(size, n_balls, noise, seed, chunks, least):
+    image, truth = balls(size, n_balls=n_balls, noise=noise, random_state=seed)
     k = np.unique(truth).size
-    blocks = distributed.segment(da.from_array(image, chunks=40), k, random_state=0).compute()
-    assert _ari(truth, blocks) >= 0.9
+    labels = distributed.segment(da.from_array(image, chunks=chunks), k,
+                                 random_state=0).compute()
+    assert _ari(truth, labels) >= least
 
 
 def test_one_block_of_a_noisy_volume_gives_the_in_memory_labels():
@@ -81,16 +89,6 @@ def test_one_block_of_a_noisy_volume_gives_the_in_memory_labels():
     labels = distributed.segment(da.from_array(image, chunks=64), k, random_state=0).compute()
     assert _ari(in_memory, labels) >= 0.99
     assert _ari(truth, labels) >= 0.95
-
-
-def test_a_shaded_volume_in_blocks_is_not_cut_along_its_shading():
-    # balls on a shaded background: the spectral cut split the background
-    # along its ramp (ARI 0.20); as in memory, the affine region models
-    # (robust_partition) now replace it, their sums taken block by block
-    image, truth = balls(128, n_balls=6, noise=0.2, random_state=3)
-    k = np.unique(truth).size
-    labels = distributed.segment(da.from_array(image, chunks=64), k, random_state=0).compute()
-    assert _ari(truth, labels) >= 0.75
 
 
 def test_block_supervoxels_take_the_range_of_the_whole_volume():
