@@ -46,6 +46,27 @@ def test_zarr_in_zarr_out_with_labels_one_to_k(tmp_path, volume, ome):
     assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
 
 
+def test_nan_voxels_of_a_store_are_left_out_with_a_warning(tmp_path, volume):
+    image = volume.copy()
+    image[:6] = np.nan  # no data
+    source = _store(tmp_path / "in.zarr", image)
+    result = CliRunner().invoke(main, ["segment", str(source), "-k", "3", "-o",
+                                       str(tmp_path / "out.zarr")])
+    assert result.exit_code == 0, result.output
+    assert f"{6 * 48 * 48} of {48**3} voxels are NaN or inf" in result.stderr
+    labels = zarr.open_array(tmp_path / "out.zarr", mode="r")[...]
+    assert (labels[:6] == 0).all() and (labels[6:] > 0).all()
+    expected = distributed.segment(image, 3, chunks=24, mask=np.isfinite(image),
+                                   random_state=0).compute() + 1
+    np.testing.assert_array_equal(labels, expected)
+    # nothing but no data: one line
+    source = _store(tmp_path / "empty.zarr", np.full_like(volume, np.nan))
+    result = CliRunner().invoke(main, ["segment", str(source), "-k", "3", "-o",
+                                       str(tmp_path / "out2.zarr")])
+    assert result.exit_code == 1 and "every voxel is NaN or inf" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_existing_output_is_kept_without_overwrite(tmp_path, volume):
     source = _store(tmp_path / "in.zarr", volume)
     out = tmp_path / "out.zarr"
