@@ -153,14 +153,30 @@ def test_kmeans_starts_on_a_sample_of_many_rows(monkeypatch, capsys):
     import specseg._assign as assign_module
 
     # overlapping clusters, so that the sample's centres are not already final
-    points, truth = blobs(n_per=400, k=4, seed=2)
-    points += 0.8 * np.random.default_rng(3).standard_normal(points.shape)
-    full = assign_module._kmeans(points, 4, np.random.default_rng(0), n_init=3, verbose=True)
-    assert capsys.readouterr().out.count("Initialization complete") == 3
+    points, truth = _overlapping_blobs(n_per=400, seed=2)
+    full, runs = _kmeans_runs(assign_module, points, capsys)
+    assert runs == 3
     monkeypatch.setattr(assign_module, "SAMPLE_ROWS", 200)
-    sampled = assign_module._kmeans(points, 4, np.random.default_rng(0), n_init=3, verbose=True)
+    sampled, runs = _kmeans_runs(assign_module, points, capsys)
     # three starts on the sample, then one run over every row from their best centres
-    assert capsys.readouterr().out.count("Initialization complete") == 4
+    assert runs == 4
+    _assert_sample_as_good(full, sampled, truth)
+
+
+def _overlapping_blobs(n_per, seed):
+    """Four blobs of ``n_per`` points, blurred so that they overlap."""
+    points, truth = blobs(n_per=n_per, k=4, seed=seed)
+    points += 0.8 * np.random.default_rng(seed + 1).standard_normal(points.shape)
+    return points, truth
+
+
+def _kmeans_runs(assign_module, points, capsys):
+    """``_kmeans`` labels (k=4, 3 starts) and the number of k-means runs it made."""
+    labels = assign_module._kmeans(points, 4, np.random.default_rng(0), n_init=3, verbose=True)
+    return labels, capsys.readouterr().out.count("Initialization complete")
+
+
+def _assert_sample_as_good(full, sampled, truth):
     assert adjusted_rand_score(full, sampled) > 0.99
     assert adjusted_rand_score(truth, sampled) >= adjusted_rand_score(truth, full) - 0.01
 
@@ -203,15 +219,13 @@ def test_kmeans_warns_of_fewer_distinct_clusters_like_scikit_learn():
 def test_kmeans_starts_on_a_sample_of_200_rows_per_cluster(monkeypatch, capsys):
     import specseg._assign as assign_module
 
-    points, truth = blobs(n_per=600, k=4, seed=5)  # 2,400 rows: above 2,000
-    points += 0.8 * np.random.default_rng(6).standard_normal(points.shape)
-    sampled = assign_module._kmeans(points, 4, np.random.default_rng(0), n_init=3, verbose=True)
-    assert capsys.readouterr().out.count("Initialization complete") == 4
+    points, truth = _overlapping_blobs(n_per=600, seed=5)  # 2,400 rows: above 2,000
+    sampled, runs = _kmeans_runs(assign_module, points, capsys)
+    assert runs == 4
     monkeypatch.setattr(assign_module, "KMEANS_SAMPLE_MIN_ROWS", 10_000)
-    full = assign_module._kmeans(points, 4, np.random.default_rng(0), n_init=3, verbose=True)
-    assert capsys.readouterr().out.count("Initialization complete") == 3
-    assert adjusted_rand_score(full, sampled) > 0.99
-    assert adjusted_rand_score(truth, sampled) >= adjusted_rand_score(truth, full) - 0.01
+    full, runs = _kmeans_runs(assign_module, points, capsys)
+    assert runs == 3
+    _assert_sample_as_good(full, sampled, truth)
     # and without verbose (not scikit-learn's KMeans) the same labels
     quiet = assign_module._kmeans(points, 4, np.random.default_rng(0), n_init=3)
     np.testing.assert_array_equal(quiet, full)
