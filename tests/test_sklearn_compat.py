@@ -32,8 +32,12 @@ from specseg import SpectralClustering, SpectralEmbedding, SpectralWarning, spec
 HERE = Path(__file__).resolve().parent
 
 
-def test_sklearn_spectral_tests_pass_with_specseg_swapped_in(tmp_path):
-    if importlib.util.find_spec("sklearn.cluster.tests.test_spectral") is None:
+def run_sklearn_tests_swapped(tmp_path, plugin, module):
+    """Run scikit-learn's test ``module`` with the pytest ``plugin`` loaded.
+
+    Returns the summary line of the run and the plugin's call counts.
+    """
+    if importlib.util.find_spec(module) is None:
         pytest.skip("this scikit-learn was installed without its tests")
     # an empty ini file keeps this repository's pytest options out of the run
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
@@ -43,17 +47,46 @@ def test_sklearn_spectral_tests_pass_with_specseg_swapped_in(tmp_path):
         SPECSEG_SWAP_REPORT=str(report))
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-c", "pytest.ini", "--rootdir", str(tmp_path),
-         "-p", "sklearn_engine_swap", "-p", "no:cacheprovider", "-q",
-         "--pyargs", "sklearn.cluster.tests.test_spectral"],
+         "-p", plugin, "-p", "no:cacheprovider", "-q", "--pyargs", module],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )
     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert " passed" in summary and "failed" not in summary and "error" not in summary
-    calls = json.loads(report.read_text())
+    return summary, json.loads(report.read_text())
+
+
+def test_sklearn_spectral_tests_pass_with_specseg_swapped_in(tmp_path):
+    _, calls = run_sklearn_tests_swapped(tmp_path, "sklearn_engine_swap",
+                                         "sklearn.cluster.tests.test_spectral")
     # the estimator and the function under test were specseg's
     assert calls["SpectralClustering.fit"] >= 20
     assert calls["spectral_clustering"] >= 2
+
+
+def test_sklearn_embedding_tests_pass_with_specseg_swapped_in(tmp_path):
+    # SpectralEmbedding is specseg's; the function spectral_embedding stays
+    # scikit-learn's (specseg's has a different signature on purpose)
+    _, calls = run_sklearn_tests_swapped(tmp_path, "sklearn_embedding_swap",
+                                         "sklearn.manifold.tests.test_spectral_embedding")
+    assert calls["SpectralEmbedding.fit"] >= 40
+
+
+@pytest.mark.parametrize(("affinity", "data", "dtype"), [
+    ("rbf", np.float32, np.float32), ("rbf", np.float64, np.float64), ("rbf", int, np.float64),
+    ("nearest_neighbors", np.float32, np.float64),  # the k-NN graph is float64
+])
+def test_spectral_embedding_dtype_is_sklearns(affinity, data, dtype):
+    from sklearn.manifold import SpectralEmbedding as SkSpectralEmbedding
+
+    X = (10 * np.random.default_rng(0).normal(size=(60, 3))).astype(data)
+    ours = SpectralEmbedding(affinity=affinity).fit(X)
+    theirs = SkSpectralEmbedding(affinity=affinity, random_state=0).fit(X)
+    assert ours.embedding_.dtype == theirs.embedding_.dtype == dtype
+    assert ours.affinity_matrix_.dtype == theirs.affinity_matrix_.dtype
+    # a float32 precomputed affinity keeps float32 too
+    W = ours.affinity_matrix_
+    assert SpectralEmbedding(affinity="precomputed").fit_transform(W).dtype == W.dtype
 
 
 @parametrize_with_checks([SpectralClustering(), SpectralEmbedding()])

@@ -249,7 +249,8 @@ class SpectralEmbedding(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     embedding_ : (n_samples, n_components) ndarray
-        The embedding of the training data.
+        The embedding of the training data; float32 where the affinity matrix is
+        float32 (float32 data with a kernel affinity), float64 otherwise.
     affinity_matrix_ : (n_samples, n_samples) ndarray or sparse matrix
         The affinity matrix that was embedded.
     n_neighbors_ : int
@@ -345,7 +346,8 @@ class SpectralEmbedding(TransformerMixin, BaseEstimator):
         tol = None if isinstance(self.eigen_tol, str) else float(self.eigen_tol)
         embedding = spectral_embedding(self.affinity_matrix_, self.n_components + 1,
                                        solver=solver, tol=tol, random_state=self.random_state)
-        self.embedding_ = np.ascontiguousarray(embedding[:, 1:])
+        self.embedding_ = np.ascontiguousarray(embedding[:, 1:],
+                                               dtype=_embedding_dtype(self.affinity_matrix_))
         return self
 
     def fit_transform(self, X, y=None):
@@ -362,6 +364,28 @@ class SpectralEmbedding(TransformerMixin, BaseEstimator):
         tags.input_tags.sparse = True
         tags.input_tags.pairwise = self.affinity in _PRECOMPUTED
         return tags
+
+
+def _embedding_dtype(affinity_matrix):
+    """The dtype of an embedding of ``affinity_matrix``, as scikit-learn's.
+
+    scikit-learn keeps float32 through the eigensolver: float32 data (or a
+    float32 precomputed affinity) gives a float32 embedding; every other dtype
+    gives float64. specseg solves in float64 and casts the result.
+
+    Parameters
+    ----------
+    affinity_matrix : ndarray or sparse matrix
+        The affinity matrix that was embedded.
+
+    Returns
+    -------
+    dtype : numpy.dtype
+        float32 where ``affinity_matrix`` is float32, float64 otherwise.
+    """
+    if getattr(affinity_matrix, "dtype", None) == np.float32:
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
 
 
 def _warn_square_data(X, affinity):
