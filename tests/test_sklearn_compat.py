@@ -240,3 +240,24 @@ def test_n_init_and_verbose_reach_kmeans(capsys):
     assert out.count("Initialization complete") == 3
     spectral_clustering(W, 3, assign_labels="kmeans", n_init=3)
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("options", [
+    {"n_clusters": 2.5}, {"n_clusters": None}, {"n_clusters": 0}, {"n_init": 2.0},
+    {"n_components": 2.5}, {"eigen_tol": None}, {"eigen_tol": -1.0}, {"verbose": "yes"},
+    {"random_state": 1.5}, {"random_state": "seed"}, {"eigen_solver": "fast"},
+])
+def test_bad_parameters_are_value_and_type_errors_as_in_sklearn(options):
+    from sklearn.cluster import spectral_clustering as sk_spectral_clustering
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    W = knn_affinity(connected_blobs()[0])
+    kwargs = {"n_clusters": 3, **options}
+    # scikit-learn's error for a bad parameter is both a ValueError and a TypeError,
+    # so code catching either one keeps working with specseg in its place
+    with pytest.raises(InvalidParameterError):
+        sk_spectral_clustering(W, **kwargs)
+    with pytest.raises(InvalidParameterError) as ours:
+        spectral_clustering(W, **kwargs)
+    assert isinstance(ours.value, ValueError) and isinstance(ours.value, TypeError)
+    assert next(iter(options)) in str(ours.value)  # the message names the option

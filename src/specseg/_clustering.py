@@ -91,6 +91,17 @@ def spectral_clustering(
     labels : (n,) ndarray of int
         Cluster labels in ``0 .. n_clusters - 1``.
 
+    Raises
+    ------
+    sklearn.utils._param_validation.InvalidParameterError
+        A bad parameter, as scikit-learn raises it: both a ``ValueError`` and a
+        ``TypeError``, its message naming the parameter and the fix.
+    TypeError
+        ``affinity`` is an ``np.matrix``.
+    ValueError
+        ``affinity`` is not a square, finite, non-negative matrix, or holds
+        fewer nodes than ``n_clusters`` or ``n_components``.
+
     Examples
     --------
     >>> from scipy import sparse
@@ -103,12 +114,15 @@ def spectral_clustering(
     ...                     assign_labels="discretize", random_state=0)
     array([1, 1, 1, 0, 0, 0])
     """
-    options = _check_options(
-        n_clusters=n_clusters, n_components=n_components, eigen_solver=eigen_solver,
-        n_init=n_init, eigen_tol=eigen_tol, assign_labels=assign_labels, verbose=verbose,
-        solver=solver, assign=assign, refine=refine, tol=tol,
-    )
-    rng = check_random_state(random_state)
+    try:
+        options = _check_options(
+            n_clusters=n_clusters, n_components=n_components, eigen_solver=eigen_solver,
+            n_init=n_init, eigen_tol=eigen_tol, assign_labels=assign_labels, verbose=verbose,
+            solver=solver, assign=assign, refine=refine, tol=tol,
+        )
+        rng = check_random_state(random_state)
+    except (TypeError, ValueError) as error:
+        raise _invalid_parameter(error) from error
     check_not_np_matrix(affinity)
     n_vectors = options["n_components"] or options["n_clusters"]
     with job_memory(_touched_bytes(affinity, n_vectors, options["solver"])):
@@ -160,6 +174,28 @@ def _check_options(*, n_clusters, n_components, eigen_solver, n_init, eigen_tol,
     return {"n_clusters": n_clusters, "n_components": n_components, "solver": solver,
             "assign": assign, "n_init": int(n_init), "tol": tol, "verbose": bool(verbose),
             "refine": bool(refine)}
+
+
+def _invalid_parameter(error):
+    """scikit-learn's error for a bad parameter, with ``error``'s message.
+
+    scikit-learn refuses a bad parameter of ``spectral_clustering`` with an
+    ``InvalidParameterError``, which is both a ``ValueError`` and a
+    ``TypeError``; raising it keeps code that catches either one working.
+
+    Parameters
+    ----------
+    error : TypeError or ValueError
+        The error of the check that refused the parameter.
+
+    Returns
+    -------
+    sklearn.utils._param_validation.InvalidParameterError
+    """
+    # imported here: ``import specseg`` does not load scikit-learn
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    return InvalidParameterError(str(error))
 
 
 def _merge(sk_name, sk_value, our_name, our_value, our_default):
