@@ -232,7 +232,7 @@ def segment(
         )
     if mode == "contours":
         if check_memory:
-            _check_memory(image, 1, max_memory=max_memory, channel_axis=channel_axis,
+            _check_memory(image, n_segments, max_memory=max_memory, channel_axis=channel_axis,
                           mode="contours")
         return _segment_contours(image, n_segments, mask=mask, channel_axis=channel_axis,
                                  threshold=threshold, rng=rng, progress=progress,
