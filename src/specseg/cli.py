@@ -122,7 +122,7 @@ def _check_new_output(path, overwrite):
 
 
 class _Segments(click.ParamType):
-    """A number of segments (int >= 1), or "auto" (chosen from the eigengap)."""
+    """A number of segments (int >= 1), or "auto" (chosen by segment())."""
 
     name = "N"
 
@@ -200,7 +200,9 @@ still processed), 2 usage error. Each failure is one line on stderr.
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT [INPUT ...]",
                 type=click.Path(dir_okay=True, path_type=Path))
 @click.option("-k", "--segments", "n_segments", type=_Segments(), default=8, show_default=True,
-              help="Number of segments, or 'auto' to choose it from the eigengap.")
+              help="Number of segments, or 'auto': in the contours mode the hierarchy "
+                   f"cut at {AUTO_THRESHOLD} (see --threshold), in the others k from the "
+                   "eigengap.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),  # a .zarr store is a directory
               help="Label image for a single INPUT; the format follows the extension "
                    "(.tif, .tiff, .png, .npy).")
