@@ -146,7 +146,9 @@ def segment(
     progress : callable, optional
         Called as ``progress(stage, fraction)`` when a stage starts
         (``fraction=0.0``) and ends (``1.0``); stages are "graph", "embedding",
-        "assignment" and "refinement". For progress bars and logging.
+        "assignment" and "refinement", then "merging" and "boundaries" in the
+        region mode; "hierarchy" and "cut" in the contour mode. For progress
+        bars and logging.
     return_info : bool, optional
         Also return a dict describing the run: ``mode`` (the mode used),
         ``n_segments`` (the number used, chosen when "auto"), ``solver``,

@@ -19,8 +19,13 @@ from ._assign import ASSIGN_METHODS
 from ._embedding import SOLVERS
 from ._segment import AUTO_THRESHOLD, MODES
 
-#: Stages reported by ``segment(progress=...)``, in order.
-STAGES = ("graph", "embedding", "assignment", "refinement")
+#: Stages reported by ``segment(progress=...)`` in each mode, in order.
+STAGES_BY_MODE = {
+    "pixels": ("graph", "embedding", "assignment", "refinement"),
+    "regions": ("graph", "embedding", "assignment", "refinement", "merging", "boundaries"),
+    "contours": ("hierarchy", "cut"),
+}
+STAGES = STAGES_BY_MODE["pixels"]
 #: Exit status: all inputs segmented, some input failed, usage error (click's own).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: Extensions of the --ucm contour map (16-bit PNG or TIFF).
@@ -645,12 +650,17 @@ class _ProgressBar:
     def __enter__(self):
         from tqdm import tqdm
 
+        # the pixel mode's count until a stage names another mode ("auto" resolves
+        # inside segment)
         self.bar = tqdm(total=len(STAGES), desc=self.label, unit="stage", file=sys.stderr,
                         disable=True if self.quiet else None, leave=False, dynamic_ncols=True,
                         bar_format="{desc}: {bar:12} {n_fmt}/{total_fmt} [{elapsed}]{postfix}")
         return self
 
     def __call__(self, stage, fraction):
+        for mode in ("contours", "regions"):
+            if stage in STAGES_BY_MODE[mode] and stage not in STAGES:
+                self.bar.total = len(STAGES_BY_MODE[mode])
         if fraction == 0.0:
             self.bar.set_postfix_str(stage)
         elif fraction >= 1.0 and self.bar.n < self.bar.total:
