@@ -37,11 +37,6 @@ UCM_SUFFIXES = (".png", ".tif", ".tiff")
 def main():
     """Segment images by spectral clustering (normalized cuts).
 
-    \b
-    Commands:
-      segment  segment image files, write label images, overlays and reports
-      demo     run the seed example (four noisy circles) and save its figure
-
     Run "specseg COMMAND --help" for the options of a command.
     """
 
