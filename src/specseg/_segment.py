@@ -410,6 +410,9 @@ def _snap(features, labels, graph, noise):
 def _auto_mode(image, mask, channel_axis):
     """"pixels" for small inputs and for masks over flat intensities; "contours"
     for clean 2-D frames (photographs); "regions" for noisy frames and volumes."""
+    dtype = np.asarray(image).dtype
+    if dtype.kind not in "biuf":  # complex, object, strings, dates
+        return "pixels"  # the graph builder refuses it, naming the fix
     shape = np.shape(image)
     if channel_axis is not None:
         try:
