@@ -20,7 +20,7 @@ normalized cut of the labels on the default pixel graph of the image (ncut,
 a common yardstick, lower is better), the number of segments found (k) and the
 wall time. Each row is the mean over the draws (random seeds) listed.
 
-Run ``python benchmarks/quality.py`` (about 10 minutes on 2 cores) or
+Run ``python benchmarks/quality.py`` (about 3 minutes on 2 cores) or
 ``python benchmarks/quality.py --quick`` (about a minute); the table is printed.
 A full run of every method also writes it to ``docs/quality-table.md``; a
 ``--quick`` run or a subset of ``--methods`` writes a file only where
