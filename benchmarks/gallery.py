@@ -7,6 +7,7 @@ volume. Each PNG is kept small (downsampled display, 80 dpi).
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 import warnings
@@ -132,7 +133,13 @@ def main():
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--hierarchy"]:
+    parser = argparse.ArgumentParser(
+        description=f"Make the figures of docs/gallery/ (overwrites the PNGs in {OUT})."
+    )
+    parser.add_argument("--hierarchy", action="store_true",
+                        help="make only the hierarchy figures")
+    args = parser.parse_args()  # --help, or an unknown option, stops before any figure
+    if args.hierarchy:
         OUT.mkdir(parents=True, exist_ok=True)
         for photo in HIERARCHY_PHOTOS:
             hierarchy_figure(photo)

@@ -168,7 +168,9 @@ def main(argv=None):
             "(solver \"auto\", `cluster_qr`, refinement on), measured by "
             "`benchmarks/memory.py` as the peak resident set size of a fresh process minus "
             "its size after importing specseg and loading the image. Scenes are 8 Voronoi "
-            "cells plus Gaussian noise (`benchmarks/_scenes.py`).\n\n"
+            "cells plus Gaussian noise (`benchmarks/_scenes.py`). \"peak stage\" is the "
+            "stage during which the measured peak rose the most; \"estimated peak stage\" "
+            "the stage of the largest estimate.\n\n"
             f"Measured on {time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, "
             f"NumPy {np.__version__}, specseg {specseg.__version__}.\n\n"
         )

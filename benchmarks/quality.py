@@ -20,9 +20,11 @@ normalized cut of the labels on the default pixel graph of the image (ncut,
 a common yardstick, lower is better), the number of segments found (k) and the
 wall time. Each row is the mean over the draws (random seeds) listed.
 
-Run ``python benchmarks/quality.py`` (about 10 minutes on 2 cores) or
-``python benchmarks/quality.py --quick`` (about a minute); the table is printed
-and written to ``docs/quality-table.md`` (``--output`` to change).
+Run ``python benchmarks/quality.py`` (about 3 minutes on 2 cores) or
+``python benchmarks/quality.py --quick`` (about a minute); the table is printed.
+A full run of every method also writes it to ``docs/quality-table.md``; a
+``--quick`` run or a subset of ``--methods`` writes a file only where
+``--output`` names one, so that it never replaces the full table.
 """
 
 from __future__ import annotations
@@ -179,8 +181,9 @@ def applicable(method, image, mask, colour):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smaller variant (~1 minute)")
-    parser.add_argument("--output", default=str(Path(__file__).resolve().parents[1] / "docs"
-                                                / "quality-table.md"))
+    parser.add_argument("--output", default=None,
+                        help="also write the table here (default: docs/quality-table.md "
+                             "for a full run of every method, no file otherwise)")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS threads (default 1: oversubscribed BLAS threads on a shared "
@@ -222,8 +225,14 @@ def _run(args):
             f"{platform.machine()} with {platform.python_implementation()} "
             f"{platform.python_version()}, specseg {specseg.__version__}. "
             f"{args.threads} BLAS thread(s). Command: `python benchmarks/quality.py"
-            + (" --quick" if args.quick else "") + "`.\n")
+            + (" --quick" if args.quick else "")
+            + ("" if methods == list(METHODS) else f" --methods {args.methods}") + "`.\n")
     print(note)
+    if args.output is None:
+        if args.quick or methods != list(METHODS):
+            print("(a partial run: no file written; --output FILE writes one)")
+            return 0
+        args.output = Path(__file__).resolve().parents[1] / "docs" / "quality-table.md"
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text("\n".join(rows) + "\n" + note)

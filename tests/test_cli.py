@@ -450,6 +450,21 @@ def test_progress_bar_on_terminals_only(monkeypatch):
         assert progress.bar.disable
 
 
+@pytest.mark.parametrize("mode", ["pixels", "regions", "contours"])
+def test_progress_bar_counts_the_stages_of_the_mode_used(monkeypatch, mode):
+    # the bar counted the 4 pixel-mode stages in every mode: stuck at 0/4 through
+    # the contour hierarchy (the default for photographs), full at 4/4 before the
+    # region mode's merging and boundaries
+    from specseg.cli import STAGES_BY_MODE, _ProgressBar
+
+    monkeypatch.setattr(sys, "stderr", _FakeTerminal())
+    with _ProgressBar("img.png", quiet=False) as progress:  # --mode auto
+        for stage in STAGES_BY_MODE[mode]:
+            progress(stage, 0.0)
+            progress(stage, 1.0)
+        assert progress.bar.n == progress.bar.total == len(STAGES_BY_MODE[mode])
+
+
 def test_verbose(tmp_path, png):
     result = run("segment", png, "-k", 2, "-o", tmp_path / "l.tif", "-v")
     assert result.exit_code == 0

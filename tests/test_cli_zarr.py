@@ -54,6 +54,8 @@ def test_nan_voxels_of_a_store_are_left_out_with_a_warning(tmp_path, volume):
                                        str(tmp_path / "out.zarr")])
     assert result.exit_code == 0, result.output
     assert f"{6 * 48 * 48} of {48**3} voxels are NaN or inf" in result.stderr
+    # the summary counts the voxels segmented, as for image files (it counted all)
+    assert f"3 segments of {42 * 48 * 48} voxels" in result.stdout
     labels = zarr.open_array(tmp_path / "out.zarr", mode="r")[...]
     assert (labels[:6] == 0).all() and (labels[6:] > 0).all()
     expected = distributed.segment(image, 3, chunks=24, mask=np.isfinite(image),

@@ -180,6 +180,21 @@ def test_max_memory_refuses_a_normal_image():
         assert advice in message
 
 
+@pytest.mark.parametrize("mode", ["pixels", "regions", "contours"])
+def test_max_memory_refuses_auto_segments_in_every_mode(mode):
+    # n_segments="auto" made the estimate raise, and the guard passed silently
+    image = voronoi_scene((64, 64))
+    with pytest.raises(MemoryError, match='n_segments="auto" needs about'):
+        specseg.segment(image, "auto", mode=mode, max_memory=2**10)
+
+
+def test_contour_mode_refusal_names_the_segments_asked_for():
+    # the contour mode's guard said "into 1 segments" whatever was asked
+    image = voronoi_scene((64, 64))
+    with pytest.raises(MemoryError, match="into 6 segments needs about"):
+        specseg.segment(image, 6, mode="contours", max_memory=2**10)
+
+
 def test_guard_runs_before_the_graph_is_built(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the graph was built")

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
@@ -138,3 +140,14 @@ def test_shaded_frame_with_a_straddling_superpixel():
     image, truth = shapes(512, n_shapes=7, noise=0.1, shading=0.3, random_state=107)
     labels = segment(image, 8, random_state=0)
     assert adjusted_rand_score(truth.ravel(), labels.ravel()) > 0.9
+
+
+@pytest.mark.parametrize("dtype", [complex, object])
+def test_non_real_image_refused_without_other_warnings(dtype):
+    # the "auto" mode's noise estimate ran first and cast a complex image to
+    # float32, so numpy's ComplexWarning came before the TypeError naming the fix
+    image = np.random.default_rng(0).random((64, 64)).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TypeError, match="cannot be segmented"):
+            segment(image, 2)

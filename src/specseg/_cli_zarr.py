@@ -89,7 +89,7 @@ def segment_store(path, output, *, n_segments, chunks, scheduler, workers, worke
     source = _open_zarr_array(os.fspath(path))
     ome = _is_ome(path)
     with dask_cluster(scheduler=scheduler, workers=workers, worker_memory=worker_memory) as client:
-        mask = _no_data_mask(source, path, quiet=quiet)
+        mask, n_outside = _no_data_mask(source, path, quiet=quiet)
         labels, info = segment(source, n_segments, chunks=chunks, mask=mask, random_state=seed,
                                return_info=True)
         graph_seconds = time.perf_counter() - start
@@ -99,31 +99,33 @@ def segment_store(path, output, *, n_segments, chunks, scheduler, workers, worke
     if verbose:
         click.echo(f"{path}: region graph and partition {graph_seconds:.3f} s, labels "
                    f"{seconds - graph_seconds:.3f} s, total {seconds:.3f} s", err=True)
-    return (f"{path}: {info['n_segments']} segments of {int(np.prod(labels.shape))} voxels "
+    n_voxels = int(np.prod(labels.shape)) - n_outside  # those segmented, as for images
+    return (f"{path}: {info['n_segments']} segments of {n_voxels} voxels "
             f"({info['n_regions']} regions, {info['n_blocks']} blocks) in {seconds:.2f} s "
             f"-> {output}")
 
 
 def _no_data_mask(source, path, *, quiet):
-    """None, or for a float store with NaN or inf voxels (no data) the mask of its
-    finite voxels, with a warning line: they are left out and labelled 0, as the
-    command does for image files. An extra pass over a float store's voxels."""
+    """``(None, 0)``, or for a float store with NaN or inf voxels (no data) the mask
+    of its finite voxels and their number outside it, with a warning line: they are
+    left out and labelled 0, as the command does for image files. An extra pass
+    over a float store's voxels."""
     import dask.array as da
 
     if np.dtype(source.dtype).kind != "f":
-        return None
+        return None, 0
     image = da.from_zarr(source)  # segment rechunks the mask to its blocks
     finite = da.isfinite(image)
     n_bad = int((~finite).sum().compute())
     if n_bad == 0:
-        return None
+        return None, 0
     if n_bad == image.size:
         raise click.ClickException(f"{path}: every voxel is NaN or inf (no data); nothing "
                                    "to segment")
     if not quiet:
         click.echo(f"specseg: warning: {path}: {n_bad} of {image.size} voxels are NaN or inf "
                    "(no data): left out of the mask, labelled 0", err=True)
-    return finite
+    return finite, n_bad
 
 
 def _is_ome(path):

@@ -223,8 +223,10 @@ def check_memory(image, n_segments, *, max_memory=None, channel_axis=None, **opt
 
     ``max_memory`` (bytes) replaces the available memory reported by the
     system; when neither is known the check passes. ``options`` are those of
-    :func:`estimate_memory`. An image whose shape :func:`segment` would refuse
-    anyway passes, so that the validators report it with their own message.
+    :func:`estimate_memory`. ``n_segments="auto"`` is estimated for the
+    ``AUTO_MAX_SEGMENTS + 1`` eigenvectors that :func:`segment` computes to choose
+    k. An image whose shape :func:`segment` would refuse anyway passes, so that
+    the validators report it with their own message.
 
     Raises
     ------
@@ -243,9 +245,16 @@ def check_memory(image, n_segments, *, max_memory=None, channel_axis=None, **opt
             return
     if isinstance(image, tuple | list):
         image = np.asarray(image)  # an image given as nested lists, never a shape here
+    if isinstance(n_segments, str) and n_segments == "auto":
+        from ._segment import AUTO_MAX_SEGMENTS
+
+        # "auto" computes AUTO_MAX_SEGMENTS + 1 eigenvectors before it picks k
+        k, asked = AUTO_MAX_SEGMENTS + 1, 'with n_segments="auto"'
+    else:
+        k, asked = n_segments, f"into {n_segments} segments"
     try:
         need, stages = estimate_memory(
-            image, n_segments, channel_axis=channel_axis, return_stages=True, **options
+            image, k, channel_axis=channel_axis, return_stages=True, **options
         )
     except (TypeError, ValueError):
         return  # a bad argument: segment's validators name it
@@ -259,7 +268,7 @@ def check_memory(image, n_segments, *, max_memory=None, channel_axis=None, **opt
     channels = "" if channel_axis is None else f", channel_axis={channel_axis}"
     rescale = f"skimage.transform.rescale(image, {max(factor, 0.01):g}{channels})"
     raise MemoryError(
-        f"segmenting an image of shape {tuple(shape)} into {n_segments} segments needs about "
+        f"segmenting an image of shape {tuple(shape)} {asked} needs about "
         f"{_format_bytes(need)} of memory (peak in the {stage} stage) but "
         f"{source.format(_format_bytes(limit))}. Downscale the image (e.g. {rescale}), pass a "
         "mask of the pixels to segment, or use a region mode that segments superpixels "

@@ -146,7 +146,9 @@ def segment(
     progress : callable, optional
         Called as ``progress(stage, fraction)`` when a stage starts
         (``fraction=0.0``) and ends (``1.0``); stages are "graph", "embedding",
-        "assignment" and "refinement". For progress bars and logging.
+        "assignment" and "refinement", then "merging" and "boundaries" in the
+        region mode; "hierarchy" and "cut" in the contour mode. For progress
+        bars and logging.
     return_info : bool, optional
         Also return a dict describing the run: ``mode`` (the mode used),
         ``n_segments`` (the number used, chosen when "auto"), ``solver``,
@@ -232,7 +234,7 @@ def segment(
         )
     if mode == "contours":
         if check_memory:
-            _check_memory(image, 1, max_memory=max_memory, channel_axis=channel_axis,
+            _check_memory(image, n_segments, max_memory=max_memory, channel_axis=channel_axis,
                           mode="contours")
         return _segment_contours(image, n_segments, mask=mask, channel_axis=channel_axis,
                                  threshold=threshold, rng=rng, progress=progress,
@@ -408,6 +410,9 @@ def _snap(features, labels, graph, noise):
 def _auto_mode(image, mask, channel_axis):
     """"pixels" for small inputs and for masks over flat intensities; "contours"
     for clean 2-D frames (photographs); "regions" for noisy frames and volumes."""
+    dtype = np.asarray(image).dtype
+    if dtype.kind not in "biuf":  # complex, object, strings, dates
+        return "pixels"  # the graph builder refuses it, naming the fix
     shape = np.shape(image)
     if channel_axis is not None:
         try:

@@ -19,8 +19,13 @@ from ._assign import ASSIGN_METHODS
 from ._embedding import SOLVERS
 from ._segment import AUTO_THRESHOLD, MODES
 
-#: Stages reported by ``segment(progress=...)``, in order.
-STAGES = ("graph", "embedding", "assignment", "refinement")
+#: Stages reported by ``segment(progress=...)`` in each mode, in order.
+STAGES_BY_MODE = {
+    "pixels": ("graph", "embedding", "assignment", "refinement"),
+    "regions": ("graph", "embedding", "assignment", "refinement", "merging", "boundaries"),
+    "contours": ("hierarchy", "cut"),
+}
+STAGES = STAGES_BY_MODE["pixels"]
 #: Exit status: all inputs segmented, some input failed, usage error (click's own).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: Extensions of the --ucm contour map (16-bit PNG or TIFF).
@@ -31,11 +36,6 @@ UCM_SUFFIXES = (".png", ".tif", ".tiff")
 @click.version_option(__version__, prog_name="specseg")
 def main():
     """Segment images by spectral clustering (normalized cuts).
-
-    \b
-    Commands:
-      segment  segment image files, write label images, overlays and reports
-      demo     run the seed example (four noisy circles) and save its figure
 
     Run "specseg COMMAND --help" for the options of a command.
     """
@@ -122,7 +122,7 @@ def _check_new_output(path, overwrite):
 
 
 class _Segments(click.ParamType):
-    """A number of segments (int >= 1), or "auto" (chosen from the eigengap)."""
+    """A number of segments (int >= 1), or "auto" (chosen by segment())."""
 
     name = "N"
 
@@ -200,7 +200,9 @@ still processed), 2 usage error. Each failure is one line on stderr.
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT [INPUT ...]",
                 type=click.Path(dir_okay=True, path_type=Path))
 @click.option("-k", "--segments", "n_segments", type=_Segments(), default=8, show_default=True,
-              help="Number of segments, or 'auto' to choose it from the eigengap.")
+              help="Number of segments, or 'auto': in the contours mode the hierarchy "
+                   f"cut at {AUTO_THRESHOLD} (see --threshold), in the others k from the "
+                   "eigengap.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),  # a .zarr store is a directory
               help="Label image for a single INPUT; the format follows the extension "
                    "(.tif, .tiff, .png, .npy).")
@@ -643,12 +645,17 @@ class _ProgressBar:
     def __enter__(self):
         from tqdm import tqdm
 
+        # the pixel mode's count until a stage names another mode ("auto" resolves
+        # inside segment)
         self.bar = tqdm(total=len(STAGES), desc=self.label, unit="stage", file=sys.stderr,
                         disable=True if self.quiet else None, leave=False, dynamic_ncols=True,
                         bar_format="{desc}: {bar:12} {n_fmt}/{total_fmt} [{elapsed}]{postfix}")
         return self
 
     def __call__(self, stage, fraction):
+        for mode in ("contours", "regions"):
+            if stage in STAGES_BY_MODE[mode] and stage not in STAGES:
+                self.bar.total = len(STAGES_BY_MODE[mode])
         if fraction == 0.0:
             self.bar.set_postfix_str(stage)
         elif fraction >= 1.0 and self.bar.n < self.bar.total:
