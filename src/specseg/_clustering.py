@@ -193,8 +193,10 @@ def _invalid_parameter(error):
     sklearn.utils._param_validation.InvalidParameterError
     """
     # imported here: ``import specseg`` does not load scikit-learn
-    from sklearn.utils._param_validation import InvalidParameterError
-
+    try:
+        from sklearn.utils._param_validation import InvalidParameterError
+    except ImportError:  # pragma: no cover - a scikit-learn without it
+        return error
     return InvalidParameterError(str(error))
 
 
