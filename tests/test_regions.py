@@ -214,3 +214,68 @@ def test_volume_superpixels_on_a_coarse_grid_respect_the_mask(rng):
     top = labels[mask & (grid[0] > 1)]
     bottom = labels[mask & (grid[0] < -2)]
     assert not set(top) & set(bottom)  # regions follow the step between the halves
+
+
+def _halves(shape, seed, noise=0.05):
+    """A dark and a bright half, split by a straight edge, with Gaussian noise."""
+    image = np.zeros(shape)
+    image[shape[0] // 2:] = 1.0
+    truth = image.astype(int)
+    return image + np.random.default_rng(seed).normal(0, noise, shape), truth
+
+
+@pytest.mark.parametrize("shape, seed", [((128, 128), 0), ((128, 128), 1), ((100, 100), 1),
+                                         ((200, 200), 1)])
+def test_a_straight_edge_gives_two_segments_not_a_strip_along_it(shape, seed):
+    # scikit-image's connectivity step joined the one-pixel band SLIC leaves
+    # along the edge to the regions on the other side; those regions became a
+    # strip of their own (three segments with "auto"; at 200² with k=2 the
+    # strip and the rest, ARI 0.0003)
+    image, truth = _halves(shape, seed)
+    auto = segment(image, "auto", random_state=0)
+    assert auto.max() + 1 == 2
+    two = segment(image, 2, random_state=0)
+    assert adjusted_rand_score(truth.ravel(), two.ravel()) > 0.99
+
+
+def test_superpixels_along_a_straight_edge_do_not_straddle_it():
+    from specseg._regions import default_n_regions, superpixels
+
+    image, truth = _halves((128, 128), 0)
+    labels = superpixels(image_features(image[..., None]), n_regions=default_n_regions(128**2))
+    both = np.intersect1d(np.unique(labels[truth == 0]), np.unique(labels[truth == 1]))
+    assert both.size == 0
+
+
+def test_join_fragments_joins_small_pieces_to_the_nearest_mean(rng):
+    from scipy import ndimage
+
+    from specseg._regions import join_fragments
+
+    clusters = rng.integers(0, 6, (30, 30))  # many small scattered pieces
+    values = rng.random((30, 30, 2))
+    labels = join_fragments(clusters, values)
+    for r in np.unique(labels):
+        assert ndimage.label(labels == r)[1] == 1  # every region is connected
+    # every region either is a whole piece of at least the minimum size, or holds several
+    min_size = 0.5 * clusters.size / 6
+    sizes = np.bincount(labels.ravel())
+    assert (sizes[sizes > 0] >= min_size).all()
+    # a small piece between two large ones joins the one of nearer mean
+    clusters = np.array([[0] * 5 + [1] + [2] * 5] * 3)
+    values = np.array([[0.0] * 5 + [0.8] + [1.0] * 5] * 3)[..., None]
+    labels = join_fragments(clusters, values, size_factor=0.5)
+    assert labels[0, 5] == labels[0, 6] != labels[0, 4]
+
+
+def test_join_fragments_keeps_the_mask_and_works_in_3d(rng):
+    from scipy import ndimage
+
+    from specseg._regions import join_fragments
+
+    clusters = rng.integers(0, 4, (8, 9, 10))
+    clusters[:, :, :3] = -1
+    labels = join_fragments(clusters, rng.random((8, 9, 10, 1)))
+    np.testing.assert_array_equal(labels < 0, clusters < 0)
+    for r in np.unique(labels[labels >= 0]):
+        assert ndimage.label(labels == r)[1] == 1

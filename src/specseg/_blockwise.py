@@ -560,9 +560,11 @@ def _block_supervoxels(smooth, mask=None, *, voxels_per_region, method, compactn
     n_regions = _block_regions(smooth, mask, voxels_per_region)
     if n_regions == 0:
         return np.full(smooth.shape, -1, dtype=np.int32)
+    # SLIC's small pieces are joined as scikit-image joins them, not by value as
+    # in memory: by value, block by block, noisy volumes scored lower (BENCHMARKS.md)
     labels = superpixels(smooth[..., None], n_regions=n_regions, method=method,
                          compactness=compactness, mask=mask, sigma=0.0,
-                         feature_range=feature_range)
+                         feature_range=feature_range, join_by_value=False)
     return labels.astype(np.int32)
 
 
