@@ -333,7 +333,10 @@ def test_huge_affinity_weights_give_the_same_clusters(container, top):
     (np.ones((2, 3)), ValueError, r"square \(n_nodes, n_nodes\) matrix, got shape \(2, 3\)"),
     (np.ones((1, 2, 2)), ValueError, r"square \(n_nodes, n_nodes\) matrix, got shape \(1, 2, 2\)"),
     (np.zeros((0, 0)), ValueError, "affinity is empty"),
-    (np.ones((2, 2), complex), TypeError, "affinity must be a real matrix"),
+    (np.ones((2, 2), complex), ValueError, "affinity must be real, got complex weights"),
+    (sparse.csr_array(np.ones((2, 2), complex)), ValueError, "affinity must be real, got complex"),
+    (np.array([["a", "b"], ["c", "d"]]), ValueError, "affinity must hold numbers, got dtype <U1"),
+    (np.array([[0, None], [None, 0]], dtype=object), ValueError, "affinity contains NaN"),
 ])
 def test_malformed_affinity_refused(W, error, match):
     with pytest.raises(error, match=match):
@@ -691,3 +694,20 @@ def test_all_finite_checks_in_pieces():
         bad = image.copy()
         bad[index] = np.nan
         assert not _all_finite(bad, chunk=4) and not _all_finite(bad.ravel(), chunk=4)
+
+
+def test_object_affinity_of_numbers_is_converted_as_scikit_learn_converts_it():
+    W = two_cliques()
+    labels = spectral_clustering(W.astype(object), 2, random_state=0)
+    np.testing.assert_array_equal(labels, spectral_clustering(W, 2, random_state=0))
+
+
+@pytest.mark.parametrize("container", [np.asarray, sparse.csr_array, sparse.coo_array])
+def test_tiny_weights_are_scaled_up(container):
+    # every weight near the smallest float: the roots of the degrees underflowed,
+    # the embedding overflowed and k-means found one cluster
+    W = two_cliques() * 1e-320
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        labels = spectral_clustering(container(W), 2, random_state=0)
+    assert adjusted_rand_score(labels, [0, 0, 0, 1, 1, 1]) == 1.0

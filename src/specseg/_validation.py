@@ -454,9 +454,7 @@ def _checked_csr(affinity):
     if sparse.issparse(affinity):
         matrix = sparse.csr_array(affinity)
     else:
-        dense = np.asarray(affinity)
-        if dense.dtype == object or np.iscomplexobj(dense):
-            raise TypeError(f"affinity must be a real matrix, got dtype {dense.dtype}.")
+        dense = _real_dense(np.asarray(affinity))
         if dense.ndim != 2:
             raise ValueError(
                 f"affinity must be a square (n_nodes, n_nodes) matrix, got shape {dense.shape}."
@@ -471,7 +469,7 @@ def _checked_csr(affinity):
     if matrix.shape[0] == 0:
         raise ValueError("affinity is empty (0 nodes); pass a graph with at least one node.")
     if np.iscomplexobj(matrix.data):
-        raise TypeError("affinity must be real-valued, got complex weights.")
+        raise ValueError(_COMPLEX_AFFINITY.format(dtype=matrix.dtype))
     if matrix.dtype != np.float64:
         matrix = matrix.astype(np.float64)
     if not matrix.has_canonical_format:
@@ -493,15 +491,48 @@ def _checked_csr(affinity):
     return _moderate_weights(matrix)
 
 
+_COMPLEX_AFFINITY = ("affinity must be real, got complex weights (dtype {dtype}); pass their "
+                     "magnitudes or real parts, e.g. np.abs(affinity).")
+
+
+def _real_dense(dense):
+    """A dense affinity as real numbers, refused as scikit-learn refuses it
+    (``ValueError``) where it is complex or holds what is not a number; an
+    object array of numbers is converted, as scikit-learn converts it."""
+    if np.iscomplexobj(dense):
+        raise ValueError(_COMPLEX_AFFINITY.format(dtype=dense.dtype))
+    if dense.dtype.kind in "OUSV":
+        try:
+            dense = dense.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"affinity must hold numbers, got dtype {dense.dtype} ({exc}); convert it, "
+                "e.g. np.asarray(affinity, dtype=float)."
+            ) from None
+    if dense.dtype.kind not in "biuf":
+        raise ValueError(
+            f"affinity must hold numbers, got dtype {dense.dtype}; convert it, "
+            "e.g. np.asarray(affinity, dtype=float)."
+        )
+    return dense
+
+
 def _moderate_weights(matrix):
     """``matrix`` (CSR, finite non-negative weights) itself, or, where its weights'
     total passes ``_SAFE_TOTAL`` (degrees and cut sums would overflow), a new
-    matrix with the weights scaled down by a power of two (the normalized cut
-    does not change with the scale of the weights, and a power of two changes no
-    mantissa).
+    matrix with the weights scaled down by a power of two, or where it is below
+    ``_TINY_TOTAL`` (the roots of the degrees would underflow), scaled up by one
+    (the normalized cut does not change with the scale of the weights, and a
+    power of two changes no mantissa).
     """
     with np.errstate(over="ignore"):
         total = float(matrix.data.sum())
+    if 0.0 < total < _TINY_TOTAL:
+        # every weight tiny: the roots of the degrees would underflow; scaled up by
+        # a power of two, the largest weight comes to [0.5, 1)
+        shift = int(np.frexp(matrix.data.max())[1])
+        return sparse.csr_array((np.ldexp(matrix.data, -shift), matrix.indices, matrix.indptr),
+                                shape=matrix.shape)
     if total <= _SAFE_TOTAL:
         return matrix
     shift = int(np.frexp(matrix.data.max())[1]) - (1000 - matrix.data.size.bit_length())
@@ -511,6 +542,8 @@ def _moderate_weights(matrix):
 
 #: Weights whose total stays below this cannot overflow when duplicates are summed.
 _SAFE_TOTAL = np.finfo(np.float64).max / 4
+#: Weights whose total is below this are scaled up (see :func:`_moderate_weights`).
+_TINY_TOTAL = 2.0**-500
 
 
 def _coo_without_diagonal(affinity):
@@ -546,8 +579,8 @@ def _coo_without_diagonal(affinity):
     parts = map_chunks(data.size, scan, chunk=chunk)
     with np.errstate(over="ignore", invalid="ignore"):
         total = sum(part[0] for part in parts)
-    if any(part[1] for part in parts) or not total <= _SAFE_TOTAL:  # a NaN fails too
-        return None
+    if any(part[1] for part in parts) or not _TINY_TOTAL <= total <= _SAFE_TOTAL:  # NaN too
+        return None  # (tiny weights are scaled up there)
     offsets = np.concatenate([[0], np.cumsum([part[2] for part in parts])])
     # 32-bit indices where they fit: SciPy keeps the index type it is given
     index_dtype = np.int32 if max(n, row.size) < np.iinfo(np.int32).max else np.int64
