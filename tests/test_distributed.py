@@ -257,3 +257,9 @@ def test_nan_without_or_inside_the_mask_refused():
     mask[:, :3] = False
     with pytest.raises(ValueError, match="32 voxels inside the mask that are NaN or inf"):
         distributed.segment(da.from_array(image, chunks=16), 2, mask=mask)
+
+
+def test_a_constant_volume_in_blocks_is_one_segment_with_auto():
+    labels = distributed.segment(da.from_array(np.full((48, 48, 48), 2.0), chunks=24), "auto",
+                                 random_state=0).compute()
+    assert np.unique(labels).tolist() == [0]

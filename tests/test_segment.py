@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from specseg import canonical_labels, segment
+from specseg import SpectralWarning, canonical_labels, segment
 from specseg.datasets import four_circles, shapes
 
 from .conftest import two_region_image
@@ -151,3 +151,18 @@ def test_non_real_image_refused_without_other_warnings(dtype):
         warnings.simplefilter("error")
         with pytest.raises(TypeError, match="cannot be segmented"):
             segment(image, 2)
+
+
+@pytest.mark.parametrize("shape", [(20, 20), (64, 64), (30, 30, 30), (48, 48, 48)])
+def test_a_constant_image_is_one_segment_with_auto(shape):
+    # the eigengap of a uniform graph picked 3 or 4 segments (pixel and region modes)
+    labels = segment(np.full(shape, 0.3), "auto", random_state=0)
+    assert np.unique(labels).tolist() == [0]
+    # ... and one per separate part of a mask; a number asked for is kept
+    mask = np.zeros(shape, dtype=bool)
+    mask[: shape[0] // 3] = mask[-shape[0] // 3:] = True
+    with warnings.catch_warnings():  # the two parts are two components, as said
+        warnings.simplefilter("ignore", SpectralWarning)
+        labels = segment(np.full(shape, 0.3), "auto", mask=mask, random_state=0)
+    assert np.unique(labels).tolist() == [-1, 0, 1]
+    assert np.unique(segment(np.full(shape, 0.3), 3, random_state=0)).size == 3

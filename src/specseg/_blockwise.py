@@ -41,6 +41,7 @@ import time
 
 import numpy as np
 from scipy import ndimage
+from scipy.sparse import csgraph
 
 from ._allocator import job_memory
 from ._assign import ASSIGN_METHODS
@@ -423,6 +424,10 @@ def segment(
     if stats.pairs.shape[0] == 0 and stats.n_regions > 1:
         raise ValueError("the supervoxels have no adjacent pairs; pass a larger n_regions.")
     n_segments = check_n_segments(n_segments, stats.n_regions, allow_auto=True)
+    if n_segments == "auto" and _constant(stats):
+        # no boundary to cut: one segment per connected part, as in memory
+        n_segments = int(csgraph.connected_components(
+            region_affinity(stats, beta=beta)[0], directed=False)[0])
 
     floor = contrast_floor(image.ndim, n_inside / max(stats.n_regions, 1))
     affinity, _ = region_affinity(stats, beta=beta, floor=floor)
@@ -761,6 +766,12 @@ def _block_moments(features, supervoxels, impure, n_local, *, origin, shape):
     kept = drop_minorities(features, supervoxels, impure)
     moments = AffineMoments.from_labels(features, kept, n_local, origin=origin, shape=shape)
     return moments.gram, moments.cross, moments.energy
+
+
+def _constant(stats):
+    """Whether every supervoxel has the same mean (a constant volume)."""
+    mean = stats.mean[stats.count > 0]
+    return mean.size > 0 and bool((mean.min(axis=0) == mean.max(axis=0)).all())
 
 
 def _canonical_table(node_labels, first, n_segments):

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 from scipy import ndimage
+from scipy.sparse import csgraph
 
 from ._allocator import prefaulted, reuse_freed_memory
 from ._assign import ASSIGN_METHODS
@@ -222,6 +223,9 @@ def segment(
     rng = check_random_state(random_state)
     # NaN/inf (no data) outside the mask: filled in a copy, so that no statistic sees them
     image = fill_no_data(image, mask, channel_axis)
+    # a constant image has no boundary to cut: "auto" gives one segment per
+    # connected part (the eigengap of a uniform graph would pick some k > 1)
+    constant = n_segments == "auto" and _constant_inside(image, mask, channel_axis)
     if mode == "auto":
         mode = _auto_mode(image, mask, channel_axis)
     if threshold is not None:
@@ -275,6 +279,8 @@ def segment(
                 "n_regions=, or use mode='pixels' (--mode pixels)."
             )
         n_segments = check_n_segments(n_segments, graph.n_nodes, allow_auto=True)
+        if constant:
+            n_segments = int(csgraph.connected_components(graph.affinity, directed=False)[0])
         n_vectors = AUTO_MAX_SEGMENTS + 1 if n_segments == "auto" else n_segments
         with prefaulted(_touched_bytes(graph.affinity, n_vectors, solver)):
             node_labels, result = _cluster(graph.affinity, n_segments, solver=solver,
@@ -435,6 +441,24 @@ def _auto_mode(image, mask, channel_axis):
     if len(shape) == 2 and noise_level(image, channel_axis) <= AUTO_CONTOURS_MAX_NOISE:
         return "contours"
     return "regions"
+
+
+def _constant_inside(image, mask, channel_axis):
+    """Whether every pixel inside ``mask`` (all, without one) has the same value
+    in every channel; False for input the validators will refuse."""
+    try:
+        values = _channels_last(image, channel_axis)
+        if mask is not None:
+            inside = np.asarray(mask, dtype=bool)
+            if inside.shape != values.shape[:-1] or not inside.any():
+                return False
+            values = values[inside]
+        values = values.reshape(-1, values.shape[-1])
+        if values.shape[0] == 0 or values.dtype.kind not in "biuf":
+            return False
+        return bool((values.min(axis=0) == values.max(axis=0)).all())
+    except (TypeError, ValueError, np.exceptions.AxisError):
+        return False
 
 
 def _flat_inside(image, mask, channel_axis):
