@@ -95,6 +95,17 @@ SCALE_SAMPLES = 2_000_000
 #: The pixel noise that gates the boundary pass is estimated on a central crop
 #: of at most this many voxels a side (a few blocks at most).
 NOISE_CROP = {2: 1024, 3: 128}
+#: SLIC's small pieces are joined by value, as in memory (:func:`join_fragments`),
+#: where the pixel noise (that estimate, relative to the features' 1-99 % range)
+#: is at most this; in noisier volumes as scikit-image joins them. Measured with
+#: ``benchmarks/blocks.py`` (96³ balls in blocks of 48, seeds 0-7 or 0-11) and
+#: ``benchmarks/edges.py``: clean cubes split at a third of an axis (noise
+#: 0.04) had the wrong k with "auto" in 27 of 27 scikit-image's way and in none
+#: by value; balls at noise 0.1 and 0.15 (0.08-0.15) scored the same or higher
+#: by value; at 0.2 and 0.3 (0.13-0.20) three runs of 24 fell (0.98 -> 0.87,
+#: 0.93 -> 0.51, 0.98 -> 0.92): two supervoxels straddling a ball's edge, one on
+#: each side of a block face, linked to each other and to nothing else.
+JOIN_MAX_NOISE = 0.1
 
 
 def _dask():
@@ -404,10 +415,11 @@ def segment(
     feature_range = None
     if superpixel_method == "slic":
         feature_range = _input_range(smooth, features, mask, voxels_per_region)
+    noise = _volume_noise(features)
     supervoxels = da.map_blocks(
         _block_supervoxels, *blocks, dtype=np.int32,
         voxels_per_region=voxels_per_region, method=superpixel_method, compactness=compactness,
-        feature_range=feature_range,
+        feature_range=feature_range, join_by_value=noise <= JOIN_MAX_NOISE,
     )
     if supervoxel_store is None:
         supervoxels = supervoxels.persist()
@@ -438,7 +450,6 @@ def segment(
     n_segments = result.eigenvalues.size
     clock = _lap(timings, "partition", clock)
     if refine and n_segments > 1:
-        noise = _volume_noise(features)
         node_labels = _robust_partition(features, supervoxels, stats, offsets, node_labels,
                                         n_segments, noise=noise)
         _lap(timings, "merging", clock)
@@ -560,16 +571,15 @@ def _feature_scale(image):
 
 
 def _block_supervoxels(smooth, mask=None, *, voxels_per_region, method, compactness,
-                       feature_range=None):
-    """Supervoxels ``0 .. n_b - 1`` of one block (-1 outside the mask), as int32."""
+                       feature_range=None, join_by_value=True):
+    """Supervoxels ``0 .. n_b - 1`` of one block (-1 outside the mask), as int32
+    (``join_by_value``: see ``JOIN_MAX_NOISE``)."""
     n_regions = _block_regions(smooth, mask, voxels_per_region)
     if n_regions == 0:
         return np.full(smooth.shape, -1, dtype=np.int32)
-    # SLIC's small pieces are joined as scikit-image joins them, not by value as
-    # in memory: by value, block by block, noisy volumes scored lower (BENCHMARKS.md)
     labels = superpixels(smooth[..., None], n_regions=n_regions, method=method,
                          compactness=compactness, mask=mask, sigma=0.0,
-                         feature_range=feature_range, join_by_value=False)
+                         feature_range=feature_range, join_by_value=join_by_value)
     return labels.astype(np.int32)
 
 

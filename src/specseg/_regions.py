@@ -299,8 +299,7 @@ def superpixels(features, *, n_regions, method="slic", compactness=None, mask=No
     SLIC's clusters may fall into pieces; each piece too small to be a region
     joins a neighbour of the same value (:func:`join_fragments`), or, with
     ``join_by_value=False``, the neighbour scikit-image's SLIC joins it to
-    (the blockwise path: joined by value block by block, noisy volumes in
-    blocks scored lower, see BENCHMARKS.md).
+    (the blockwise path in noisy volumes, see ``_blockwise.JOIN_MAX_NOISE``).
     """
     values, slic_mask, factor = superpixel_input(features, n_regions=n_regions, mask=mask,
                                                  sigma=sigma)
