@@ -179,16 +179,12 @@ class RegionStatistics:
             axis=1,
         )
         keys, diffs = [], []
-        for axis in range(labels.ndim):
-            lo = [slice(None)] * labels.ndim
-            hi = [slice(None)] * labels.ndim
-            lo[axis] = slice(0, -1)
-            hi[axis] = slice(1, None)
-            a, b = labels[tuple(lo)], labels[tuple(hi)]
+        for lo, hi in _faces(labels.ndim):
+            a, b = labels[lo], labels[hi]
             face = (a != b) & (a >= 0) & (b >= 0)
             a, b = a[face].astype(np.int64), b[face].astype(np.int64)
             keys.append(np.minimum(a, b) * n_regions + np.maximum(a, b))
-            step = features[tuple(lo)][face] - features[tuple(hi)][face]
+            step = features[lo][face] - features[hi][face]
             diffs.append(np.sqrt(np.einsum("ij,ij->i", step, step)))
         keys = np.concatenate(keys)
         diffs = np.concatenate(diffs)
@@ -561,17 +557,31 @@ def _adjacent_pairs(labels, n):
     (label 0 is outside every region, ids below ``n``), and the number of faces
     each pair shares."""
     keys = []
-    for axis in range(labels.ndim):
-        lo = [slice(None)] * labels.ndim
-        hi = [slice(None)] * labels.ndim
-        lo[axis] = slice(0, -1)
-        hi[axis] = slice(1, None)
-        first, second = labels[tuple(lo)], labels[tuple(hi)]
+    for lo, hi in _faces(labels.ndim):
+        first, second = labels[lo], labels[hi]
         face = (first != second) & (first > 0) & (second > 0)
         first, second = first[face].astype(np.int64), second[face].astype(np.int64)
         keys.append(np.minimum(first, second) * n + np.maximum(first, second))
     keys, count = np.unique(np.concatenate(keys), return_counts=True)
     return keys // n, keys % n, count.astype(np.float64)
+
+
+def _faces(ndim):
+    """``(lower, upper)`` indices of the pixels on either side of every face
+    between neighbours along each axis, one pair of index tuples per axis.
+
+    Examples
+    --------
+    >>> labels = np.array([[0, 0, 1], [2, 2, 1]])
+    >>> [(labels[lo] != labels[hi]).sum() for lo, hi in _faces(2)]
+    [np.int64(2), np.int64(2)]
+    """
+    for axis in range(ndim):
+        lo = [slice(None)] * ndim
+        hi = [slice(None)] * ndim
+        lo[axis] = slice(0, -1)
+        hi[axis] = slice(1, None)
+        yield tuple(lo), tuple(hi)
 
 
 #: Rounds of :func:`join_fragments` at most (two or three suffice in practice).
