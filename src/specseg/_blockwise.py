@@ -436,13 +436,12 @@ def segment(
     if stats.pairs.shape[0] == 0 and stats.n_regions > 1:
         raise ValueError("the supervoxels have no adjacent pairs; pass a larger n_regions.")
     n_segments = check_n_segments(n_segments, stats.n_regions, allow_auto=True)
-    if n_segments == "auto" and _constant(stats):
-        # no boundary to cut: one segment per connected part, as in memory
-        n_segments = int(csgraph.connected_components(
-            region_affinity(stats, beta=beta)[0], directed=False)[0])
 
     floor = contrast_floor(image.ndim, n_inside / max(stats.n_regions, 1))
     affinity, _ = region_affinity(stats, beta=beta, floor=floor)
+    if n_segments == "auto" and _constant(stats):
+        # no boundary to cut: one segment per connected part, as in memory
+        n_segments = int(csgraph.connected_components(affinity, directed=False)[0])
     solver = _partition_solver(solver, stats.n_regions)
     with job_memory(_touched_bytes(affinity, 17 if n_segments == "auto" else n_segments, solver)):
         node_labels, result = _cluster(affinity, n_segments, solver=solver, assign=assign,
