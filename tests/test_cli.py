@@ -702,3 +702,14 @@ def test_channel_axis_none_on_a_colour_volume_refused(tmp_path):
                  "--channel-axis", "none")
     assert result.exit_code == 1
     assert "--channel-axis none leaves an image of shape (4, 12, 14, 3)" in result.output
+
+
+def test_summary_line_says_one_segment_in_the_singular(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "blank.png"
+    Image.fromarray(np.full((40, 40), 128, np.uint8)).save(path)
+    result = CliRunner().invoke(main, ["segment", str(path), "-k", "auto",
+                                       "-o", str(tmp_path / "blank.tif")])
+    assert result.exit_code == 0, result.output
+    assert f"{path}: 1 segment of 1600 pixels" in result.stdout

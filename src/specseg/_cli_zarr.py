@@ -100,7 +100,9 @@ def segment_store(path, output, *, n_segments, chunks, scheduler, workers, worke
         click.echo(f"{path}: region graph and partition {graph_seconds:.3f} s, labels "
                    f"{seconds - graph_seconds:.3f} s, total {seconds:.3f} s", err=True)
     n_voxels = int(np.prod(labels.shape)) - n_outside  # those segmented, as for images
-    return (f"{path}: {info['n_segments']} segments of {n_voxels} voxels "
+    from .cli import _count
+
+    return (f"{path}: {_count(info['n_segments'], 'segment')} of {n_voxels} voxels "
             f"({info['n_regions']} regions, {info['n_blocks']} blocks) in {seconds:.2f} s "
             f"-> {output}")
 

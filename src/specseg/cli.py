@@ -592,7 +592,8 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, thresh
         nodes = "" if info["mode"] == "pixels" else f" ({info['n_nodes']} regions)"
         if info.get("threshold") is not None:
             nodes += f" at threshold {info['threshold']:g}"
-        click.echo(f"{path}: {info['n_segments']} segments of {n_pixels} pixels{nodes} in "
+        segments = _count(info["n_segments"], "segment")
+        click.echo(f"{path}: {segments} of {n_pixels} pixels{nodes} in "
                    f"{seconds['total']:.2f} s -> {written}")
     if verbose:
         stages = ", ".join(f"{name} {value:.3f} s" for name, value in seconds.items())
@@ -634,6 +635,15 @@ def _echo_warnings(path, caught):
         text = " ".join(str(warning.message).split())
         text = text[len(f"{path}: "):] if text.startswith(f"{path}: ") else text
         click.echo(f"specseg: warning: {path}: {text}", err=True)
+
+
+def _count(n, noun):
+    """``n`` and ``noun``, plural unless ``n`` is 1.
+
+    >>> _count(1, "segment"), _count(3, "segment")
+    ('1 segment', '3 segments')
+    """
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 class _ProgressBar:
