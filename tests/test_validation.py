@@ -711,3 +711,34 @@ def test_tiny_weights_are_scaled_up(container):
         warnings.simplefilter("error")
         labels = spectral_clustering(container(W), 2, random_state=0)
     assert adjusted_rand_score(labels, [0, 0, 0, 1, 1, 1]) == 1.0
+
+
+def test_unsorted_affinity_rows_are_checked_for_symmetry_like_sorted_ones():
+    from specseg._validation import check_affinity
+
+    W = two_cliques()
+    W[0, 4] = 0.02  # one-sided edge
+    for matrix, asymmetric in ((sparse.csr_array(two_cliques()), False),
+                               (sparse.csr_array(W), True)):
+        # the same rows with their entries reversed (as k-NN graphs list neighbours
+        # by distance), and with a duplicate entry split in two
+        rows = [matrix.indices[a:b][::-1] for a, b in zip(matrix.indptr[:-1], matrix.indptr[1:])]
+        data = [matrix.data[a:b][::-1] for a, b in zip(matrix.indptr[:-1], matrix.indptr[1:])]
+        unsorted = sparse.csr_array((np.concatenate(data), np.concatenate(rows), matrix.indptr),
+                                    shape=matrix.shape)
+        # row 0 holds its first entry twice, split in halves
+        rows[0], data[0] = np.r_[rows[0], rows[0][0]], np.r_[data[0], 0.0]
+        data[0][0] /= 2
+        data[0][-1] = data[0][0]
+        indptr = np.concatenate([[0], np.cumsum([r.size for r in rows])])
+        split = sparse.csr_array((np.concatenate(data), np.concatenate(rows), indptr),
+                                 shape=matrix.shape)
+        for given in (unsorted, split):
+            assert not given.has_canonical_format
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                checked = check_affinity(given)
+            assert any("not symmetric" in str(w.message) for w in caught) == asymmetric
+            expected = check_affinity(matrix) if not asymmetric else None
+            if expected is not None:
+                assert (checked != expected).nnz == 0

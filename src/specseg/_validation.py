@@ -410,13 +410,17 @@ def check_affinity(affinity):
     if isinstance(affinity, np.matrix):
         affinity = np.asarray(affinity)
     matrix = _coo_without_diagonal(affinity)
+    symmetric = None
     if matrix is None:
-        matrix = _drop_diagonal(_checked_csr(affinity))
+        matrix, transpose = _checked_csr(affinity)
+        if transpose is not None:  # known from the sort: no third transposition
+            symmetric = _is_symmetric(matrix, transpose)  # (with the diagonal: the same)
+        matrix = _drop_diagonal(matrix)
     if (matrix.data == 0).any():
         if _shares_memory(matrix, affinity):
             matrix = matrix.copy()
         matrix.eliminate_zeros()
-    if not _is_symmetric(matrix):
+    if not (_is_symmetric(matrix) if symmetric is None else symmetric):
         warnings.warn(
             "affinity is not symmetric; using (A + A.T) / 2. Pass a symmetric matrix to "
             "silence this warning.",
@@ -450,7 +454,9 @@ def _with_int32_indices(matrix):
 
 
 def _checked_csr(affinity):
-    """``affinity`` as canonical CSR of float64, its weights checked (diagonal included)."""
+    """``(matrix, transpose)``: ``affinity`` as canonical CSR of float64, its
+    weights checked (diagonal included), and its transpose as canonical CSR
+    where sorting it made one on the way (else None)."""
     if sparse.issparse(affinity):
         matrix = sparse.csr_array(affinity)
     else:
@@ -472,12 +478,20 @@ def _checked_csr(affinity):
         raise ValueError(_COMPLEX_AFFINITY.format(dtype=matrix.dtype))
     if matrix.dtype != np.float64:
         matrix = matrix.astype(np.float64)
+    transpose = None
     if not matrix.has_canonical_format:
         # two transpositions (counting sorts, O(nnz)) sort every row, in a new
         # matrix: 0.9 ms where a copy and its sort_indices took 1.9 ms (a 10-NN graph
-        # of 10,000 points, whose rows list the neighbours by distance)
-        matrix = sparse.csr_array(matrix.tocsc().tocsr())
+        # of 10,000 points, whose rows list the neighbours by distance); the first
+        # is the transpose, sorted, which the symmetry test takes
+        columns = matrix.tocsc()
+        matrix = sparse.csr_array(columns.tocsr())
+        stored = matrix.nnz
         matrix.sum_duplicates()
+        if matrix.nnz == stored:  # no duplicates: the transpose is canonical too
+            transpose = sparse.csr_array((columns.data, columns.indices, columns.indptr),
+                                         shape=matrix.shape[::-1])
+            transpose.has_canonical_format = True
     if not np.isfinite(matrix.data).all():
         raise ValueError(
             "affinity contains NaN or inf weights; affinities must be finite "
@@ -488,7 +502,8 @@ def _checked_csr(affinity):
             "affinity has negative weights; spectral clustering needs non-negative "
             "affinities (e.g. apply np.exp(-distance / distance.std()))."
         )
-    return _moderate_weights(matrix)
+    moderated = _moderate_weights(matrix)
+    return moderated, (transpose if moderated is matrix else None)
 
 
 _COMPLEX_AFFINITY = ("affinity must be real, got complex weights (dtype {dtype}); pass their "
@@ -649,15 +664,17 @@ def _shares_memory(matrix, original):
     )
 
 
-def _is_symmetric(matrix):
+def _is_symmetric(matrix, transpose=None):
     """Whether ``matrix`` equals its transpose up to 1e-10 of its largest weight (or of 1).
 
-    ``matrix`` is canonical CSR with non-negative weights and no explicit zeros,
-    so where its transpose has the same pattern the weights can be compared
-    entry by entry; otherwise they are compared through ``matrix - matrix.T``.
+    ``matrix`` is canonical CSR with non-negative weights, so where its
+    transpose (canonical CSR, made here if not given) has the same pattern the
+    weights can be compared entry by entry; otherwise they are compared
+    through ``matrix - matrix.T``.
     """
     tolerance = 1e-10 * max(matrix.data.max(initial=0.0), 1.0)
-    transpose = matrix.T.tocsr()
+    if transpose is None:
+        transpose = matrix.T.tocsr()
     if np.array_equal(transpose.indptr, matrix.indptr) and np.array_equal(
         transpose.indices, matrix.indices
     ):
