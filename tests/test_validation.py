@@ -722,8 +722,9 @@ def test_unsorted_affinity_rows_are_checked_for_symmetry_like_sorted_ones():
                                (sparse.csr_array(W), True)):
         # the same rows with their entries reversed (as k-NN graphs list neighbours
         # by distance), and with a duplicate entry split in two
-        rows = [matrix.indices[a:b][::-1] for a, b in zip(matrix.indptr[:-1], matrix.indptr[1:])]
-        data = [matrix.data[a:b][::-1] for a, b in zip(matrix.indptr[:-1], matrix.indptr[1:])]
+        bounds = list(zip(matrix.indptr[:-1], matrix.indptr[1:], strict=True))
+        rows = [matrix.indices[a:b][::-1] for a, b in bounds]
+        data = [matrix.data[a:b][::-1] for a, b in bounds]
         unsorted = sparse.csr_array((np.concatenate(data), np.concatenate(rows), matrix.indptr),
                                     shape=matrix.shape)
         # row 0 holds its first entry twice, split in halves
