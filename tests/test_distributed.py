@@ -279,3 +279,22 @@ def test_a_clean_straight_edge_in_blocks_gives_two_segments(axis):
     assert info["n_segments"] == 2
     labels = distributed.segment(volume, 2, random_state=0).compute()
     assert _ari(truth, labels) > 0.99
+
+
+@pytest.mark.parametrize("shape", [(2, 2, 2), (3, 3, 3), (1, 50, 50), (1, 1, 1)])
+def test_volumes_thinner_than_the_halo_are_segmented(shape):
+    # dask refused them ("The overlapping depth 4 is larger than your array 2"):
+    # an axis of one block has no neighbour to borrow a halo from
+    image = np.random.default_rng(0).random(shape)
+    k = 1 if image.size == 1 else 2
+    labels = distributed.segment(da.from_array(image), k, n_regions=image.size,
+                                 random_state=0).compute()
+    assert labels.shape == shape and labels.min() == 0 and labels.max() == k - 1
+
+
+def test_an_axis_of_one_thin_block_beside_axes_of_several():
+    image, _ = balls(48, n_balls=2, noise=0.05, random_state=0)
+    labels = distributed.segment(da.from_array(image[:3], chunks=(3, 24, 24)), 2,
+                                 random_state=0).compute()
+    assert labels.shape == (3, 48, 48) and sorted(np.unique(labels)) == [0, 1]
+

@@ -409,8 +409,9 @@ def segment(
 
     # float32 halves what every pass reads and holds; the sums are taken in float64
     features = (image.astype(np.float32) - np.float32(low)) / np.float32(span)
-    smooth = features.map_overlap(ndimage.gaussian_filter, depth=SMOOTH_HALO, boundary="none",
-                                  sigma=SMOOTH_SIGMA, mode="reflect", dtype=np.float32)
+    smooth = features.map_overlap(ndimage.gaussian_filter, depth=_halo(features, SMOOTH_HALO),
+                                  boundary="none", sigma=SMOOTH_SIGMA, mode="reflect",
+                                  dtype=np.float32)
     blocks = (smooth,) if mask is None else (smooth, mask)
     feature_range = None
     if superpixel_method == "slic":
@@ -458,8 +459,9 @@ def segment(
     labels = _relabelled(supervoxels, table, offsets)
     if refine and n_segments > 1:
         width = int(math.ceil(voxels_per_region ** (1.0 / image.ndim) / 2))
-        width = max(1, min(width, min(min(c) for c in image.chunks) - 3))
-        labels = da.map_overlap(_snap_block, labels, features, depth=width + 3,
+        split = [min(c) for c in image.chunks if len(c) > 1]  # axes cut into blocks
+        width = max(1, min([width] + [n - 3 for n in split]))
+        labels = da.map_overlap(_snap_block, labels, features, depth=_halo(labels, width + 3),
                                 boundary="none", dtype=np.int32, width=width,
                                 noise=noise, align_arrays=False)
     if not return_info:
@@ -476,6 +478,17 @@ def segment(
         "timings": timings,
     }
     return labels, info
+
+
+def _halo(array, depth):
+    """``depth`` per axis for ``map_overlap``, 0 along the axes of one block.
+
+    A block alone along an axis has no neighbour to borrow a halo from (with
+    ``boundary="none"`` the halo adds nothing there), and dask refuses a depth
+    larger than the axis, so volumes thinner than the halo (2 x 2 x 2, or
+    1 x 50 x 50) need none along it.
+    """
+    return {axis: (0 if len(c) == 1 else depth) for axis, c in enumerate(array.chunks)}
 
 
 def _lap(timings, stage, start):
