@@ -298,3 +298,9 @@ def test_an_axis_of_one_thin_block_beside_axes_of_several():
                                  random_state=0).compute()
     assert labels.shape == (3, 48, 48) and sorted(np.unique(labels)) == [0, 1]
 
+def test_more_segments_than_supervoxels_names_n_regions():
+    # it said "more than the 1 pixels (inside the mask)" of a 2 x 2 x 2 volume
+    image = np.random.default_rng(0).random((2, 2, 2))
+    with pytest.raises(ValueError, match="1 supervoxels.*n_regions="):
+        distributed.segment(image, 2)
+

@@ -436,6 +436,12 @@ def segment(
     clock = _lap(timings, "statistics", clock)
     if stats.pairs.shape[0] == 0 and stats.n_regions > 1:
         raise ValueError("the supervoxels have no adjacent pairs; pass a larger n_regions.")
+    if n_segments != "auto" and n_segments > stats.n_regions:
+        raise ValueError(
+            f"n_segments={n_segments} is more than the {stats.n_regions} supervoxels this "
+            f"volume was divided into; ask for at most {stats.n_regions}, or pass a larger "
+            f"n_regions= (at most the {n_inside} voxels to segment)."
+        )
     n_segments = check_n_segments(n_segments, stats.n_regions, allow_auto=True)
     if n_segments == "auto" and _constant(stats):
         # no boundary to cut: one segment per connected part, as in memory
