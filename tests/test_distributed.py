@@ -304,3 +304,13 @@ def test_more_segments_than_supervoxels_names_n_regions():
     with pytest.raises(ValueError, match="1 supervoxels.*n_regions="):
         distributed.segment(image, 2)
 
+@pytest.mark.parametrize("n_voxels", [1, 2, 5])
+def test_a_mask_of_a_few_voxels_gives_them_labels(n_voxels):
+    # a single-voxel mask crashed ("need at least one array to concatenate"):
+    # SLIC left its voxels out of every supervoxel
+    image, _ = balls(48, n_balls=2, noise=0.05, random_state=0)
+    mask = np.zeros(image.shape, bool)
+    mask[5, 5, 5:5 + n_voxels] = True
+    labels = distributed.segment(da.from_array(image, chunks=24), 1, mask=mask).compute()
+    assert (labels[mask] == 0).all() and (labels[~mask] == -1).all()
+

@@ -599,6 +599,12 @@ def _block_supervoxels(smooth, mask=None, *, voxels_per_region, method, compactn
     labels = superpixels(smooth[..., None], n_regions=n_regions, method=method,
                          compactness=compactness, mask=mask, sigma=0.0,
                          feature_range=feature_range, join_by_value=join_by_value)
+    if mask is not None:
+        # SLIC places no centre in a mask of a few voxels and leaves them out;
+        # each connected piece of what it left out becomes a supervoxel
+        left_out, n_left = ndimage.label(mask & (labels < 0))
+        if n_left:
+            labels = np.where(left_out > 0, left_out + labels.max(), labels)
     return labels.astype(np.int32)
 
 
