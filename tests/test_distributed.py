@@ -314,3 +314,15 @@ def test_a_mask_of_a_few_voxels_gives_them_labels(n_voxels):
     labels = distributed.segment(da.from_array(image, chunks=24), 1, mask=mask).compute()
     assert (labels[mask] == 0).all() and (labels[~mask] == -1).all()
 
+
+
+def test_thin_trailing_blocks_of_the_arrays_own_chunks_are_folded():
+    # chunks=20 on 48 voxels leaves blocks of 8: chunks=20 folded them, but the
+    # same chunks read from the dask array were refused ("Pass larger chunks")
+    image, _ = balls(48, n_balls=2, noise=0.05, random_state=0)
+    labels, info = distributed.segment(da.from_array(image, chunks=20), 3, random_state=0,
+                                       return_info=True)
+    assert info["chunks"] == ((20, 28),) * 3
+    expected = distributed.segment(image, 3, chunks=20, random_state=0).compute()
+    np.testing.assert_array_equal(labels.compute(), expected)
+

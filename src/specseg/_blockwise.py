@@ -267,6 +267,28 @@ def block_sizes(shape, chunks):
     return tuple(sizes)
 
 
+def _fold_thin(sizes):
+    """Block sizes along one axis with each block thinner than ``MIN_CHUNK`` joined
+    to the one before it (the first to the one after): the trailing block of
+    chunks that do not divide the axis, as :func:`block_sizes` folds it for
+    ``chunks=`` given as an int.
+
+    Examples
+    --------
+    >>> _fold_thin((20, 20, 8))
+    (20, 28)
+    >>> _fold_thin((4, 30, 30))
+    (34, 30)
+    """
+    folded = []
+    for n in sizes:
+        if folded and (n < MIN_CHUNK or folded[-1] < MIN_CHUNK):
+            folded[-1] += n
+        else:
+            folded.append(n)
+    return tuple(folded)
+
+
 def _prepare(array, chunks, mask):
     """The image and mask as dask arrays on the same validated blocks."""
     _, da = _dask()
@@ -275,8 +297,8 @@ def _prepare(array, chunks, mask):
     if chunks is None:
         default = DEFAULT_CHUNK[array.ndim]
         # keep the store's chunking when its blocks are a sensible size
-        chunks = array.chunks if min(array.chunksize) >= MIN_CHUNK and max(
-            array.chunksize) <= 2 * default else default
+        chunks = tuple(_fold_thin(c) for c in array.chunks) if min(
+            array.chunksize) >= MIN_CHUNK and max(array.chunksize) <= 2 * default else default
     sizes = block_sizes(array.shape, chunks)
     array = array.rechunk(sizes)
     if mask is not None:
