@@ -326,3 +326,25 @@ def test_thin_trailing_blocks_of_the_arrays_own_chunks_are_folded():
     expected = distributed.segment(image, 3, chunks=20, random_state=0).compute()
     np.testing.assert_array_equal(labels.compute(), expected)
 
+
+
+
+def test_spacing_is_passed_to_the_supervoxels_as_in_memory():
+    # distributed.segment had no spacing= (TypeError), so anisotropic volumes
+    # were over-segmented as if their voxels were cubes
+    image, _ = balls(48, n_balls=2, noise=0.05, random_state=0)
+    spacing = (5.0, 1.0, 1.0)
+    labels, info = distributed.segment(da.from_array(image), 3, spacing=spacing,
+                                       random_state=0, return_info=True)
+    _, plain = distributed.segment(da.from_array(image), 3, random_state=0, return_info=True)
+    assert info["n_regions"] != plain["n_regions"]
+    # one block: the in-memory region mode's labels with that spacing
+    np.testing.assert_array_equal(labels.compute(),
+                                  segment(image, 3, spacing=spacing, random_state=0))
+    # only the ratios matter, as in memory
+    same = distributed.segment(da.from_array(image, chunks=24), 3, spacing=(1, 0.2, 0.2),
+                               random_state=0).compute()
+    np.testing.assert_array_equal(same, distributed.segment(
+        da.from_array(image, chunks=24), 3, spacing=spacing, random_state=0).compute())
+    with pytest.raises(ValueError, match="spacing has 2 values"):
+        distributed.segment(image, 3, spacing=(5, 1))

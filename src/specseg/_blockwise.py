@@ -72,6 +72,7 @@ from ._validation import (
     check_option,
     check_positive_float,
     check_random_state,
+    check_spacing,
 )
 
 __all__ = ["estimate_memory", "open_array", "segment"]
@@ -325,6 +326,7 @@ def segment(
     superpixel_method="slic",
     compactness=None,
     beta=4.0,
+    spacing=None,
     solver="auto",
     assign="cluster_qr",
     refine=True,
@@ -359,6 +361,12 @@ def segment(
         Supervoxels per block (see :func:`region_graph`).
     compactness, beta : float, optional
         As for :func:`region_graph`.
+    spacing : float or sequence of float, optional
+        Voxel size, one per axis or one for all (e.g. ``(5, 1, 1)`` for slices
+        five times as far apart as the pixels within a slice), as for
+        :func:`~specseg.segment`: SLIC's supervoxels are compact, and the
+        features smoothed by ``SMOOTH_SIGMA``, in units of the smallest
+        spacing (only the ratios matter). Default: isotropic voxels.
     solver, assign, refine
         As for :func:`segment`; ``refine`` also snaps boundaries to the pixels.
         ``solver="auto"`` is "dense" up to ``DENSE_MAX_NODES`` nodes and "amg" above.
@@ -418,6 +426,11 @@ def segment(
             f"supervoxel_store {os.fspath(supervoxel_store)!r} already exists; pass a new path "
             "(nothing is overwritten).")
     image, mask = _prepare(array, chunks, mask)
+    sigma = SMOOTH_SIGMA
+    if spacing is not None:  # in units of the smallest, as in memory (region_graph)
+        spacing = np.asarray(check_spacing(spacing, image.ndim), dtype=np.float64)
+        spacing = spacing / spacing.min()
+        sigma = tuple(SMOOTH_SIGMA / spacing)  # as SLIC smooths in memory: within the halo
     clock = time.perf_counter()
     timings = {}
 
@@ -432,7 +445,7 @@ def segment(
     # float32 halves what every pass reads and holds; the sums are taken in float64
     features = (image.astype(np.float32) - np.float32(low)) / np.float32(span)
     smooth = features.map_overlap(ndimage.gaussian_filter, depth=_halo(features, SMOOTH_HALO),
-                                  boundary="none", sigma=SMOOTH_SIGMA, mode="reflect",
+                                  boundary="none", sigma=sigma, mode="reflect",
                                   dtype=np.float32)
     blocks = (smooth,) if mask is None else (smooth, mask)
     feature_range = None
@@ -442,7 +455,7 @@ def segment(
     supervoxels = da.map_blocks(
         _block_supervoxels, *blocks, dtype=np.int32,
         voxels_per_region=voxels_per_region, method=superpixel_method, compactness=compactness,
-        feature_range=feature_range, join_by_value=noise <= JOIN_MAX_NOISE,
+        spacing=spacing, feature_range=feature_range, join_by_value=noise <= JOIN_MAX_NOISE,
     )
     if supervoxel_store is None:
         supervoxels = supervoxels.persist()
@@ -612,14 +625,14 @@ def _feature_scale(image):
 
 
 def _block_supervoxels(smooth, mask=None, *, voxels_per_region, method, compactness,
-                       feature_range=None, join_by_value=True):
+                       spacing=None, feature_range=None, join_by_value=True):
     """Supervoxels ``0 .. n_b - 1`` of one block (-1 outside the mask), as int32
     (``join_by_value``: see ``JOIN_MAX_NOISE``)."""
     n_regions = _block_regions(smooth, mask, voxels_per_region)
     if n_regions == 0:
         return np.full(smooth.shape, -1, dtype=np.int32)
     labels = superpixels(smooth[..., None], n_regions=n_regions, method=method,
-                         compactness=compactness, mask=mask, sigma=0.0,
+                         compactness=compactness, mask=mask, spacing=spacing, sigma=0.0,
                          feature_range=feature_range, join_by_value=join_by_value)
     if mask is not None:
         # SLIC places no centre in a mask of a few voxels and leaves them out;
