@@ -104,3 +104,38 @@ def test_a_npy_over_the_pixel_limit_points_to_zarr(tmp_path):
     result = CliRunner().invoke(main, ["segment", str(tmp_path / "big.npy"), "-o",
                                        str(tmp_path / "big.tif"), "--max-pixels", "1000"])
     assert result.exit_code == 1 and "convert it to zarr" in result.output
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--report", "r.json"], ["--overlay", "o.png"], ["--figure", "f.png"],
+     ["--mode", "pixels"], ["--channel-axis", "0"], ["--threshold", "0.5"]],
+)
+def test_options_of_the_in_memory_path_are_refused_for_a_store(tmp_path, volume, extra):
+    # they were ignored without a word (no report written, no overlay, another mode)
+    source = _store(tmp_path / "in.zarr", volume)
+    result = CliRunner().invoke(main, ["segment", str(source), "-k", "3", "-o",
+                                       str(tmp_path / "out.zarr"), *extra])
+    assert result.exit_code == 2 and extra[0] in result.output, result.output
+    assert "not for .zarr inputs" in result.output
+    assert not (tmp_path / "out.zarr").exists()
+
+
+def test_beta_solver_and_assign_reach_a_store(tmp_path, volume, monkeypatch):
+    # they were accepted and ignored
+    from specseg import _blockwise
+
+    seen = {}
+    real = _blockwise.segment
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_blockwise, "segment", spy)
+    source = _store(tmp_path / "in.zarr", volume)
+    result = CliRunner().invoke(main, ["segment", str(source), "-k", "3", "-o",
+                                       str(tmp_path / "out.zarr"), "--beta", "2",
+                                       "--solver", "amg", "--assign", "kmeans"])
+    assert result.exit_code == 0, result.output
+    assert (seen["beta"], seen["solver"], seen["assign"]) == (2.0, "amg", "kmeans")

@@ -27,8 +27,14 @@ def is_zarr_store(path):
         path.is_dir() and any((path / name).exists() for name in _ZARR_MARKERS))
 
 
-def check_options(inputs, output, *, scheduler, workers, worker_memory, chunks):
-    """Usage errors of the zarr path (exit 2), before anything is read."""
+def check_options(inputs, output, *, scheduler, workers, worker_memory, chunks,
+                  in_memory_only=()):
+    """Usage errors of the zarr path (exit 2), before anything is read.
+
+    Returns True for the zarr path. ``in_memory_only`` are the options given
+    that only the in-memory path uses (as written on the command line); the
+    zarr path refuses them rather than ignore them.
+    """
     stores = [p for p in inputs if is_zarr_store(p)]
     cluster_options = scheduler or workers or worker_memory or chunks
     if not stores:
@@ -43,6 +49,12 @@ def check_options(inputs, output, *, scheduler, workers, worker_memory, chunks):
         return False
     if len(inputs) > 1:
         raise click.UsageError(f"give one .zarr input at a time, got {len(inputs)} inputs.")
+    if in_memory_only:
+        raise click.UsageError(
+            f"{', '.join(in_memory_only)}: not for .zarr inputs (the distributed path), "
+            "which take -k, -o OUT.zarr, --beta, --solver, --assign, --seed, --overwrite, "
+            "--chunks and the cluster options; drop them, or convert the store to .npy or "
+            "TIFF for the in-memory path.")
     if output is None or output.suffix != ".zarr":
         raise click.UsageError(
             f"{inputs[0]} is a zarr store: give -o OUT.zarr for its labels (written chunk "
@@ -79,7 +91,7 @@ def dask_cluster(*, scheduler, workers, worker_memory):
 
 
 def segment_store(path, output, *, n_segments, chunks, scheduler, workers, worker_memory, seed,
-                  overwrite, quiet, verbose):
+                  overwrite, quiet, verbose, beta=4.0, solver="auto", assign="cluster_qr"):
     """Segment the zarr store ``path`` and write ``output``; returns the summary line."""
     from ._blockwise import _open_zarr_array, segment
 
@@ -90,7 +102,8 @@ def segment_store(path, output, *, n_segments, chunks, scheduler, workers, worke
     ome = _is_ome(path)
     with dask_cluster(scheduler=scheduler, workers=workers, worker_memory=worker_memory) as client:
         mask, n_outside = _no_data_mask(source, path, quiet=quiet)
-        labels, info = segment(source, n_segments, chunks=chunks, mask=mask, random_state=seed,
+        labels, info = segment(source, n_segments, chunks=chunks, mask=mask, beta=beta,
+                               solver=solver, assign=assign, random_state=seed,
                                return_info=True)
         graph_seconds = time.perf_counter() - start
         write_labels_store(labels, output, n_segments=info["n_segments"], overwrite=overwrite,

@@ -177,6 +177,8 @@ A zarr store (IN.zarr, or the first level of an OME-Zarr image) larger than
 memory is segmented block by block on Dask and its labels written chunk by chunk:
   specseg segment IN.zarr -k 8 -o OUT.zarr --workers 2 --worker-memory 2GiB
   specseg segment IN.zarr -k 8 -o OUT.zarr --scheduler tcp://host:8786
+It takes -k, -o OUT.zarr, --beta, --solver, --assign, --seed, --overwrite,
+--chunks and the cluster options; the other options are refused.
 
 \b
 Label values on disk: 0 is outside the mask, segments are 1..k, in every
@@ -280,10 +282,13 @@ def segment(ctx, inputs, n_segments, output, out_dir, fmt, overlay, figure, repo
             raise click.BadParameter(f"{value} is not a finite number.", param_hint=f"'{name}'")
     if not (verbose or debug):
         ctx.with_resource(_third_party_silenced())
+    given = [f"--{name.replace('_', '-')}" for name in _IN_MEMORY_ONLY
+             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
     if check_options(inputs, output, scheduler=scheduler, workers=workers,
-                     worker_memory=worker_memory, chunks=chunks):
+                     worker_memory=worker_memory, chunks=chunks, in_memory_only=given):
         ctx.exit(_segment_zarr(inputs[0], output, n_segments=n_segments, chunks=chunks,
                                scheduler=scheduler, workers=workers, worker_memory=worker_memory,
+                               beta=4.0 if beta is None else beta, solver=solver, assign=assign,
                                seed=seed, overwrite=overwrite, quiet=quiet, verbose=verbose,
                                debug=debug))
     if threshold is not None or ucm is not None:
@@ -334,6 +339,12 @@ def segment(ctx, inputs, n_segments, output, out_dir, fmt, overlay, figure, repo
         summary += f", {failed} failed" if failed else ""
         click.echo(summary, err=bool(failed))
     ctx.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+#: Options of the in-memory path that the zarr (distributed) path has no use for:
+#: refused there rather than ignored (parameter names; the flag is --name-with-dashes).
+_IN_MEMORY_ONLY = ("out_dir", "fmt", "overlay", "figure", "report", "mask_path", "alpha_mask",
+                   "channel_axis", "mode", "threshold", "ucm", "max_pixels")
 
 
 #: Libraries whose log lines (tifffile's "missing data offset tag", ...) show only
