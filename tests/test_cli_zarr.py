@@ -139,3 +139,14 @@ def test_beta_solver_and_assign_reach_a_store(tmp_path, volume, monkeypatch):
                                        "--solver", "amg", "--assign", "kmeans"])
     assert result.exit_code == 0, result.output
     assert (seen["beta"], seen["solver"], seen["assign"]) == (2.0, "amg", "kmeans")
+
+
+def test_spacing_reaches_a_store(tmp_path, volume):
+    source = _store(tmp_path / "in.zarr", volume)
+    result = CliRunner().invoke(main, ["segment", str(source), "-k", "3", "-o",
+                                       str(tmp_path / "out.zarr"), "--spacing", "5,1,1"])
+    assert result.exit_code == 0, result.output
+    expected = distributed.segment(volume, 3, chunks=24, spacing=(5, 1, 1),
+                                   random_state=0).compute() + 1
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "out.zarr", mode="r")[...],
+                                  expected)

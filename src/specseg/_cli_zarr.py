@@ -52,9 +52,9 @@ def check_options(inputs, output, *, scheduler, workers, worker_memory, chunks,
     if in_memory_only:
         raise click.UsageError(
             f"{', '.join(in_memory_only)}: not for .zarr inputs (the distributed path), "
-            "which take -k, -o OUT.zarr, --beta, --solver, --assign, --seed, --overwrite, "
-            "--chunks and the cluster options; drop them, or convert the store to .npy or "
-            "TIFF for the in-memory path.")
+            "which take -k, -o OUT.zarr, --beta, --spacing, --solver, --assign, --seed, "
+            "--overwrite, --chunks and the cluster options; drop them, or convert the store "
+            "to .npy or TIFF for the in-memory path.")
     if output is None or output.suffix != ".zarr":
         raise click.UsageError(
             f"{inputs[0]} is a zarr store: give -o OUT.zarr for its labels (written chunk "
@@ -91,7 +91,8 @@ def dask_cluster(*, scheduler, workers, worker_memory):
 
 
 def segment_store(path, output, *, n_segments, chunks, scheduler, workers, worker_memory, seed,
-                  overwrite, quiet, verbose, beta=4.0, solver="auto", assign="cluster_qr"):
+                  overwrite, quiet, verbose, beta=4.0, spacing=None, solver="auto",
+                  assign="cluster_qr"):
     """Segment the zarr store ``path`` and write ``output``; returns the summary line."""
     from ._blockwise import _open_zarr_array, segment
 
@@ -103,7 +104,7 @@ def segment_store(path, output, *, n_segments, chunks, scheduler, workers, worke
     with dask_cluster(scheduler=scheduler, workers=workers, worker_memory=worker_memory) as client:
         mask, n_outside = _no_data_mask(source, path, quiet=quiet)
         labels, info = segment(source, n_segments, chunks=chunks, mask=mask, beta=beta,
-                               solver=solver, assign=assign, random_state=seed,
+                               spacing=spacing, solver=solver, assign=assign, random_state=seed,
                                return_info=True)
         graph_seconds = time.perf_counter() - start
         write_labels_store(labels, output, n_segments=info["n_segments"], overwrite=overwrite,
