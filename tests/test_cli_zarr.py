@@ -150,3 +150,22 @@ def test_spacing_reaches_a_store(tmp_path, volume):
                                    random_state=0).compute() + 1
     np.testing.assert_array_equal(zarr.open_array(tmp_path / "out.zarr", mode="r")[...],
                                   expected)
+
+
+def test_ome_labels_keep_the_images_axes_and_scale(tmp_path, volume):
+    # the labels were written with scale 1 on axes z, y, x whatever the image's:
+    # a viewer drew them 5 times too thin over a (5, 1, 1) volume
+    source = tmp_path / "in.zarr"
+    group = zarr.open_group(source, mode="w")
+    axes = [{"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"]
+    transforms = [{"type": "scale", "scale": [5.0, 0.5, 0.5]}]
+    group.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": [
+        {"path": "0", "coordinateTransformations": transforms}]}]
+    array = group.create_array("0", shape=volume.shape, chunks=(24,) * 3, dtype="float32")
+    array[...] = volume
+    result = CliRunner().invoke(main, ["segment", str(source), "-k", "3", "-o",
+                                       str(tmp_path / "out.zarr")])
+    assert result.exit_code == 0, result.output
+    written = zarr.open(tmp_path / "out.zarr", mode="r").attrs["multiscales"][0]
+    assert written["axes"] == axes
+    assert written["datasets"][0]["coordinateTransformations"] == transforms

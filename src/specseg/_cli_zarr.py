@@ -143,12 +143,22 @@ def _no_data_mask(source, path, *, quiet):
 
 
 def _is_ome(path):
+    """False, or for an OME-Zarr image the ``axes`` and the ``coordinateTransformations``
+    of its first level (each None where the metadata lacks them), for the labels."""
     import zarr
 
     from ._blockwise import ome_first_level
 
     node = zarr.open(os.fspath(path), mode="r")
-    return not isinstance(node, zarr.Array) and ome_first_level(dict(node.attrs)) is not None
+    if isinstance(node, zarr.Array) or ome_first_level(dict(node.attrs)) is None:
+        return False
+    attrs = dict(node.attrs)
+    multiscale = (attrs.get("multiscales") or attrs.get("ome", {}).get("multiscales"))[0]
+    try:
+        transforms = multiscale["datasets"][0].get("coordinateTransformations")
+    except (AttributeError, KeyError, IndexError, TypeError):
+        transforms = None
+    return {"axes": multiscale.get("axes"), "coordinateTransformations": transforms}
 
 
 def write_labels_store(labels, output, *, n_segments, overwrite=False, ome=False, client=None,
@@ -158,7 +168,9 @@ def write_labels_store(labels, output, *, n_segments, overwrite=False, ome=False
     The store is written under a temporary name beside ``output`` and renamed
     into place when every chunk is written, so ``output`` never holds a partial
     result and an existing one is replaced only on success. With ``ome``, the
-    store is an OME-Zarr image-label group with one level, ``0``.
+    store is an OME-Zarr image-label group with one level, ``0``; a dict ``ome``
+    (from :func:`_is_ome`) gives its ``axes`` and ``coordinateTransformations``,
+    the image's, so that the labels lie over it in a viewer.
     """
     import dask.array as da
     import zarr
@@ -173,10 +185,13 @@ def write_labels_store(labels, output, *, n_segments, overwrite=False, ome=False
         if ome:
             group = zarr.open_group(partial, mode="w")
             group.attrs["image-label"] = {"version": "0.4", "source": {"image": "../../"}}
+            found = ome if isinstance(ome, dict) else {}
             group.attrs["multiscales"] = [{
                 "version": "0.4", "name": output.stem,
-                "axes": [{"name": a, "type": "space"} for a in "zyx"[-labels.ndim:]],
-                "datasets": [{"path": "0", "coordinateTransformations": [
+                "axes": found.get("axes") or [
+                    {"name": a, "type": "space"} for a in "zyx"[-labels.ndim:]],
+                "datasets": [{"path": "0", "coordinateTransformations": found.get(
+                    "coordinateTransformations") or [
                     {"type": "scale", "scale": [1.0] * labels.ndim}]}],
             }]
             target = str(partial / "0")
