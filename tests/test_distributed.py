@@ -348,3 +348,10 @@ def test_spacing_is_passed_to_the_supervoxels_as_in_memory():
         da.from_array(image, chunks=24), 3, spacing=spacing, random_state=0).compute())
     with pytest.raises(ValueError, match="spacing has 2 values"):
         distributed.segment(image, 3, spacing=(5, 1))
+
+
+def test_spacing_with_watershed_supervoxels_is_refused():
+    # the watershed does not use it: it was ignored without a word
+    image, _ = balls(32, n_balls=2, noise=0.05, random_state=0)
+    with pytest.raises(ValueError, match="superpixel_method='watershed' does not use it"):
+        distributed.segment(image, 3, spacing=(5, 1, 1), superpixel_method="watershed")

@@ -366,7 +366,7 @@ def segment(
         five times as far apart as the pixels within a slice), as for
         :func:`~specseg.segment`: SLIC's supervoxels are compact, and the
         features smoothed by ``SMOOTH_SIGMA``, in units of the smallest
-        spacing (only the ratios matter). Default: isotropic voxels.
+        spacing (only the ratios matter); SLIC only. Default: isotropic voxels.
     solver, assign, refine
         As for :func:`segment`; ``refine`` also snaps boundaries to the pixels.
         ``solver="auto"`` is "dense" up to ``DENSE_MAX_NODES`` nodes and "amg" above.
@@ -427,6 +427,10 @@ def segment(
             "(nothing is overwritten).")
     image, mask = _prepare(array, chunks, mask)
     sigma = SMOOTH_SIGMA
+    if spacing is not None and superpixel_method != "slic":
+        raise ValueError(
+            f"spacing shapes SLIC's supervoxels; superpixel_method={superpixel_method!r} "
+            "does not use it. Drop spacing=, or use superpixel_method='slic'.")
     if spacing is not None:  # in units of the smallest, as in memory (region_graph)
         spacing = np.asarray(check_spacing(spacing, image.ndim), dtype=np.float64)
         spacing = spacing / spacing.min()
