@@ -713,3 +713,24 @@ def test_summary_line_says_one_segment_in_the_singular(tmp_path):
                                        "-o", str(tmp_path / "blank.tif")])
     assert result.exit_code == 0, result.output
     assert f"{path}: 1 segment of 1600 pixels" in result.stdout
+
+
+def test_spacing_of_an_anisotropic_volume(tmp_path):
+    # the command had no way to say that slices lie farther apart than pixels
+    from specseg import segment
+    from specseg.datasets import balls
+
+    volume, _ = balls(32, n_balls=2, noise=0.05, random_state=0)
+    np.save(tmp_path / "v.npy", volume)
+    result = CliRunner().invoke(main, ["segment", str(tmp_path / "v.npy"), "-k", "3",
+                                       "--spacing", "5,1,1", "-o", str(tmp_path / "v.npy.tif")])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_label_file(tmp_path / "v.npy.tif"),
+                                  segment(volume, 3, spacing=(5, 1, 1), random_state=0) + 1)
+    for bad, match in (("5,x", "not a number"), ("0", "positive")):
+        result = CliRunner().invoke(main, ["segment", str(tmp_path / "v.npy"), "--spacing",
+                                           bad, "-o", str(tmp_path / "w.tif")])
+        assert result.exit_code == 2 and match in result.output, result.output
+    result = CliRunner().invoke(main, ["segment", str(tmp_path / "v.npy"), "--spacing", "5,1",
+                                       "-o", str(tmp_path / "w.tif")])
+    assert result.exit_code == 1 and "spacing has 2 values" in result.output

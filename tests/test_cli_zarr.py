@@ -104,3 +104,68 @@ def test_a_npy_over_the_pixel_limit_points_to_zarr(tmp_path):
     result = CliRunner().invoke(main, ["segment", str(tmp_path / "big.npy"), "-o",
                                        str(tmp_path / "big.tif"), "--max-pixels", "1000"])
     assert result.exit_code == 1 and "convert it to zarr" in result.output
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--report", "r.json"], ["--overlay", "o.png"], ["--figure", "f.png"],
+     ["--mode", "pixels"], ["--channel-axis", "0"], ["--threshold", "0.5"]],
+)
+def test_options_of_the_in_memory_path_are_refused_for_a_store(tmp_path, volume, extra):
+    # they were ignored without a word (no report written, no overlay, another mode)
+    source = _store(tmp_path / "in.zarr", volume)
+    result = CliRunner().invoke(main, ["segment", str(source), "-k", "3", "-o",
+                                       str(tmp_path / "out.zarr"), *extra])
+    assert result.exit_code == 2 and extra[0] in result.output, result.output
+    assert "not for .zarr inputs" in result.output
+    assert not (tmp_path / "out.zarr").exists()
+
+
+def test_beta_solver_and_assign_reach_a_store(tmp_path, volume, monkeypatch):
+    # they were accepted and ignored
+    from specseg import _blockwise
+
+    seen = {}
+    real = _blockwise.segment
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_blockwise, "segment", spy)
+    source = _store(tmp_path / "in.zarr", volume)
+    result = CliRunner().invoke(main, ["segment", str(source), "-k", "3", "-o",
+                                       str(tmp_path / "out.zarr"), "--beta", "2",
+                                       "--solver", "amg", "--assign", "kmeans"])
+    assert result.exit_code == 0, result.output
+    assert (seen["beta"], seen["solver"], seen["assign"]) == (2.0, "amg", "kmeans")
+
+
+def test_spacing_reaches_a_store(tmp_path, volume):
+    source = _store(tmp_path / "in.zarr", volume)
+    result = CliRunner().invoke(main, ["segment", str(source), "-k", "3", "-o",
+                                       str(tmp_path / "out.zarr"), "--spacing", "5,1,1"])
+    assert result.exit_code == 0, result.output
+    expected = distributed.segment(volume, 3, chunks=24, spacing=(5, 1, 1),
+                                   random_state=0).compute() + 1
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "out.zarr", mode="r")[...],
+                                  expected)
+
+
+def test_ome_labels_keep_the_images_axes_and_scale(tmp_path, volume):
+    # the labels were written with scale 1 on axes z, y, x whatever the image's:
+    # a viewer drew them 5 times too thin over a (5, 1, 1) volume
+    source = tmp_path / "in.zarr"
+    group = zarr.open_group(source, mode="w")
+    axes = [{"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"]
+    transforms = [{"type": "scale", "scale": [5.0, 0.5, 0.5]}]
+    group.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": [
+        {"path": "0", "coordinateTransformations": transforms}]}]
+    array = group.create_array("0", shape=volume.shape, chunks=(24,) * 3, dtype="float32")
+    array[...] = volume
+    result = CliRunner().invoke(main, ["segment", str(source), "-k", "3", "-o",
+                                       str(tmp_path / "out.zarr")])
+    assert result.exit_code == 0, result.output
+    written = zarr.open(tmp_path / "out.zarr", mode="r").attrs["multiscales"][0]
+    assert written["axes"] == axes
+    assert written["datasets"][0]["coordinateTransformations"] == transforms

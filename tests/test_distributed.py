@@ -279,3 +279,79 @@ def test_a_clean_straight_edge_in_blocks_gives_two_segments(axis):
     assert info["n_segments"] == 2
     labels = distributed.segment(volume, 2, random_state=0).compute()
     assert _ari(truth, labels) > 0.99
+
+
+@pytest.mark.parametrize("shape", [(2, 2, 2), (3, 3, 3), (1, 50, 50), (1, 1, 1)])
+def test_volumes_thinner_than_the_halo_are_segmented(shape):
+    # dask refused them ("The overlapping depth 4 is larger than your array 2"):
+    # an axis of one block has no neighbour to borrow a halo from
+    image = np.random.default_rng(0).random(shape)
+    k = 1 if image.size == 1 else 2
+    labels = distributed.segment(da.from_array(image), k, n_regions=image.size,
+                                 random_state=0).compute()
+    assert labels.shape == shape and labels.min() == 0 and labels.max() == k - 1
+
+
+def test_an_axis_of_one_thin_block_beside_axes_of_several():
+    image, _ = balls(48, n_balls=2, noise=0.05, random_state=0)
+    labels = distributed.segment(da.from_array(image[:3], chunks=(3, 24, 24)), 2,
+                                 random_state=0).compute()
+    assert labels.shape == (3, 48, 48) and sorted(np.unique(labels)) == [0, 1]
+
+def test_more_segments_than_supervoxels_names_n_regions():
+    # it said "more than the 1 pixels (inside the mask)" of a 2 x 2 x 2 volume
+    image = np.random.default_rng(0).random((2, 2, 2))
+    with pytest.raises(ValueError, match="1 supervoxels.*n_regions="):
+        distributed.segment(image, 2)
+
+@pytest.mark.parametrize("n_voxels", [1, 2, 5])
+def test_a_mask_of_a_few_voxels_gives_them_labels(n_voxels):
+    # a single-voxel mask crashed ("need at least one array to concatenate"):
+    # SLIC left its voxels out of every supervoxel
+    image, _ = balls(48, n_balls=2, noise=0.05, random_state=0)
+    mask = np.zeros(image.shape, bool)
+    mask[5, 5, 5:5 + n_voxels] = True
+    labels = distributed.segment(da.from_array(image, chunks=24), 1, mask=mask).compute()
+    assert (labels[mask] == 0).all() and (labels[~mask] == -1).all()
+
+
+
+def test_thin_trailing_blocks_of_the_arrays_own_chunks_are_folded():
+    # chunks=20 on 48 voxels leaves blocks of 8: chunks=20 folded them, but the
+    # same chunks read from the dask array were refused ("Pass larger chunks")
+    image, _ = balls(48, n_balls=2, noise=0.05, random_state=0)
+    labels, info = distributed.segment(da.from_array(image, chunks=20), 3, random_state=0,
+                                       return_info=True)
+    assert info["chunks"] == ((20, 28),) * 3
+    expected = distributed.segment(image, 3, chunks=20, random_state=0).compute()
+    np.testing.assert_array_equal(labels.compute(), expected)
+
+
+
+
+def test_spacing_is_passed_to_the_supervoxels_as_in_memory():
+    # distributed.segment had no spacing= (TypeError), so anisotropic volumes
+    # were over-segmented as if their voxels were cubes
+    image, _ = balls(48, n_balls=2, noise=0.05, random_state=0)
+    spacing = (5.0, 1.0, 1.0)
+    labels, info = distributed.segment(da.from_array(image), 3, spacing=spacing,
+                                       random_state=0, return_info=True)
+    _, plain = distributed.segment(da.from_array(image), 3, random_state=0, return_info=True)
+    assert info["n_regions"] != plain["n_regions"]
+    # one block: the in-memory region mode's labels with that spacing
+    np.testing.assert_array_equal(labels.compute(),
+                                  segment(image, 3, spacing=spacing, random_state=0))
+    # only the ratios matter, as in memory
+    same = distributed.segment(da.from_array(image, chunks=24), 3, spacing=(1, 0.2, 0.2),
+                               random_state=0).compute()
+    np.testing.assert_array_equal(same, distributed.segment(
+        da.from_array(image, chunks=24), 3, spacing=spacing, random_state=0).compute())
+    with pytest.raises(ValueError, match="spacing has 2 values"):
+        distributed.segment(image, 3, spacing=(5, 1))
+
+
+def test_spacing_with_watershed_supervoxels_is_refused():
+    # the watershed does not use it: it was ignored without a word
+    image, _ = balls(32, n_balls=2, noise=0.05, random_state=0)
+    with pytest.raises(ValueError, match="superpixel_method='watershed' does not use it"):
+        distributed.segment(image, 3, spacing=(5, 1, 1), superpixel_method="watershed")

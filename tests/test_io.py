@@ -248,6 +248,23 @@ def test_tiff_multipage_is_volume(tmp_path):
     np.testing.assert_array_equal(got, volume)
 
 
+@pytest.mark.parametrize("photometric", ["minisblack", "rgb"])
+def test_tiff_pages_written_one_by_one_are_a_volume(tmp_path, photometric):
+    # a stack saved slice by slice (one write per page: each page a series of its
+    # own) was read as its first slice, with a warning of "images of different
+    # shapes or kinds"
+    volume = ramp((4, 12, 16, 3) if photometric == "rgb" else (4, 12, 16), dtype=np.uint16)
+    with tifffile.TiffWriter(tmp_path / "s.tif") as tif:
+        for page in volume:
+            tif.write(page, photometric=photometric)
+    assert len(tifffile.TiffFile(tmp_path / "s.tif").series) == 4
+    got, channel_axis, _ = read_image(tmp_path / "s.tif")
+    np.testing.assert_array_equal(got, volume)
+    assert channel_axis == (-1 if photometric == "rgb" else None)
+    with pytest.raises(ImageTooLargeError):
+        read_image(tmp_path / "s.tif", max_pixels=4 * 12 * 16 - 1)
+
+
 def test_tiff_pages_of_different_shapes_warn(tmp_path):
     with tifffile.TiffWriter(tmp_path / "r.tif") as tif:
         tif.write(ramp((12, 16)))

@@ -279,3 +279,15 @@ def test_join_fragments_keeps_the_mask_and_works_in_3d(rng):
     np.testing.assert_array_equal(labels < 0, clusters < 0)
     for r in np.unique(labels[labels >= 0]):
         assert ndimage.label(labels == r)[1] == 1
+
+
+def test_region_graph_takes_the_spacing_in_units_of_the_smallest():
+    # SLIC divides its smoothing by the spacing: (1, 0.2, 0.2) (micrometres)
+    # smoothed 5 voxels wide in each slice where (5, 1, 1), the same voxels,
+    # smoothed 1 (ARI to the truth 0.92 against 0.98 on balls(48))
+    from specseg.datasets import balls
+
+    volume, _ = balls(32, n_balls=2, noise=0.1, random_state=0)
+    a = region_graph(volume, n_regions=200, spacing=(5, 1, 1))
+    b = region_graph(volume, n_regions=200, spacing=(1, 0.2, 0.2))
+    np.testing.assert_array_equal(a.node_map, b.node_map)

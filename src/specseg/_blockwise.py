@@ -72,6 +72,7 @@ from ._validation import (
     check_option,
     check_positive_float,
     check_random_state,
+    check_spacing,
 )
 
 __all__ = ["estimate_memory", "open_array", "segment"]
@@ -267,6 +268,28 @@ def block_sizes(shape, chunks):
     return tuple(sizes)
 
 
+def _fold_thin(sizes):
+    """Block sizes along one axis with each block thinner than ``MIN_CHUNK`` joined
+    to the one before it (the first to the one after): the trailing block of
+    chunks that do not divide the axis, as :func:`block_sizes` folds it for
+    ``chunks=`` given as an int.
+
+    Examples
+    --------
+    >>> _fold_thin((20, 20, 8))
+    (20, 28)
+    >>> _fold_thin((4, 30, 30))
+    (34, 30)
+    """
+    folded = []
+    for n in sizes:
+        if folded and (n < MIN_CHUNK or folded[-1] < MIN_CHUNK):
+            folded[-1] += n
+        else:
+            folded.append(n)
+    return tuple(folded)
+
+
 def _prepare(array, chunks, mask):
     """The image and mask as dask arrays on the same validated blocks."""
     _, da = _dask()
@@ -275,8 +298,8 @@ def _prepare(array, chunks, mask):
     if chunks is None:
         default = DEFAULT_CHUNK[array.ndim]
         # keep the store's chunking when its blocks are a sensible size
-        chunks = array.chunks if min(array.chunksize) >= MIN_CHUNK and max(
-            array.chunksize) <= 2 * default else default
+        chunks = tuple(_fold_thin(c) for c in array.chunks) if min(
+            array.chunksize) >= MIN_CHUNK and max(array.chunksize) <= 2 * default else default
     sizes = block_sizes(array.shape, chunks)
     array = array.rechunk(sizes)
     if mask is not None:
@@ -303,6 +326,7 @@ def segment(
     superpixel_method="slic",
     compactness=None,
     beta=4.0,
+    spacing=None,
     solver="auto",
     assign="cluster_qr",
     refine=True,
@@ -337,6 +361,12 @@ def segment(
         Supervoxels per block (see :func:`region_graph`).
     compactness, beta : float, optional
         As for :func:`region_graph`.
+    spacing : float or sequence of float, optional
+        Voxel size, one per axis or one for all (e.g. ``(5, 1, 1)`` for slices
+        five times as far apart as the pixels within a slice), as for
+        :func:`~specseg.segment`: SLIC's supervoxels are compact, and the
+        features smoothed by ``SMOOTH_SIGMA``, in units of the smallest
+        spacing (only the ratios matter); SLIC only. Default: isotropic voxels.
     solver, assign, refine
         As for :func:`segment`; ``refine`` also snaps boundaries to the pixels.
         ``solver="auto"`` is "dense" up to ``DENSE_MAX_NODES`` nodes and "amg" above.
@@ -396,6 +426,15 @@ def segment(
             f"supervoxel_store {os.fspath(supervoxel_store)!r} already exists; pass a new path "
             "(nothing is overwritten).")
     image, mask = _prepare(array, chunks, mask)
+    sigma = SMOOTH_SIGMA
+    if spacing is not None and superpixel_method != "slic":
+        raise ValueError(
+            f"spacing shapes SLIC's supervoxels; superpixel_method={superpixel_method!r} "
+            "does not use it. Drop spacing=, or use superpixel_method='slic'.")
+    if spacing is not None:  # in units of the smallest, as in memory (region_graph)
+        spacing = np.asarray(check_spacing(spacing, image.ndim), dtype=np.float64)
+        spacing = spacing / spacing.min()
+        sigma = tuple(SMOOTH_SIGMA / spacing)  # as SLIC smooths in memory: within the halo
     clock = time.perf_counter()
     timings = {}
 
@@ -409,8 +448,9 @@ def segment(
 
     # float32 halves what every pass reads and holds; the sums are taken in float64
     features = (image.astype(np.float32) - np.float32(low)) / np.float32(span)
-    smooth = features.map_overlap(ndimage.gaussian_filter, depth=SMOOTH_HALO, boundary="none",
-                                  sigma=SMOOTH_SIGMA, mode="reflect", dtype=np.float32)
+    smooth = features.map_overlap(ndimage.gaussian_filter, depth=_halo(features, SMOOTH_HALO),
+                                  boundary="none", sigma=sigma, mode="reflect",
+                                  dtype=np.float32)
     blocks = (smooth,) if mask is None else (smooth, mask)
     feature_range = None
     if superpixel_method == "slic":
@@ -419,7 +459,7 @@ def segment(
     supervoxels = da.map_blocks(
         _block_supervoxels, *blocks, dtype=np.int32,
         voxels_per_region=voxels_per_region, method=superpixel_method, compactness=compactness,
-        feature_range=feature_range, join_by_value=noise <= JOIN_MAX_NOISE,
+        spacing=spacing, feature_range=feature_range, join_by_value=noise <= JOIN_MAX_NOISE,
     )
     if supervoxel_store is None:
         supervoxels = supervoxels.persist()
@@ -435,6 +475,12 @@ def segment(
     clock = _lap(timings, "statistics", clock)
     if stats.pairs.shape[0] == 0 and stats.n_regions > 1:
         raise ValueError("the supervoxels have no adjacent pairs; pass a larger n_regions.")
+    if n_segments != "auto" and n_segments > stats.n_regions:
+        raise ValueError(
+            f"n_segments={n_segments} is more than the {stats.n_regions} supervoxels this "
+            f"volume was divided into; ask for at most {stats.n_regions}, or pass a larger "
+            f"n_regions= (at most the {n_inside} voxels to segment)."
+        )
     n_segments = check_n_segments(n_segments, stats.n_regions, allow_auto=True)
 
     floor = contrast_floor(image.ndim, n_inside / max(stats.n_regions, 1))
@@ -457,8 +503,9 @@ def segment(
     labels = _relabelled(supervoxels, table, offsets)
     if refine and n_segments > 1:
         width = int(math.ceil(voxels_per_region ** (1.0 / image.ndim) / 2))
-        width = max(1, min(width, min(min(c) for c in image.chunks) - 3))
-        labels = da.map_overlap(_snap_block, labels, features, depth=width + 3,
+        split = [min(c) for c in image.chunks if len(c) > 1]  # axes cut into blocks
+        width = max(1, min([width] + [n - 3 for n in split]))
+        labels = da.map_overlap(_snap_block, labels, features, depth=_halo(labels, width + 3),
                                 boundary="none", dtype=np.int32, width=width,
                                 noise=noise, align_arrays=False)
     if not return_info:
@@ -475,6 +522,17 @@ def segment(
         "timings": timings,
     }
     return labels, info
+
+
+def _halo(array, depth):
+    """``depth`` per axis for ``map_overlap``, 0 along the axes of one block.
+
+    A block alone along an axis has no neighbour to borrow a halo from (with
+    ``boundary="none"`` the halo adds nothing there), and dask refuses a depth
+    larger than the axis, so volumes thinner than the halo (2 x 2 x 2, or
+    1 x 50 x 50) need none along it.
+    """
+    return {axis: (0 if len(c) == 1 else depth) for axis, c in enumerate(array.chunks)}
 
 
 def _lap(timings, stage, start):
@@ -570,15 +628,21 @@ def _feature_scale(image):
 
 
 def _block_supervoxels(smooth, mask=None, *, voxels_per_region, method, compactness,
-                       feature_range=None, join_by_value=True):
+                       spacing=None, feature_range=None, join_by_value=True):
     """Supervoxels ``0 .. n_b - 1`` of one block (-1 outside the mask), as int32
     (``join_by_value``: see ``JOIN_MAX_NOISE``)."""
     n_regions = _block_regions(smooth, mask, voxels_per_region)
     if n_regions == 0:
         return np.full(smooth.shape, -1, dtype=np.int32)
     labels = superpixels(smooth[..., None], n_regions=n_regions, method=method,
-                         compactness=compactness, mask=mask, sigma=0.0,
+                         compactness=compactness, mask=mask, spacing=spacing, sigma=0.0,
                          feature_range=feature_range, join_by_value=join_by_value)
+    if mask is not None:
+        # SLIC places no centre in a mask of a few voxels and leaves them out;
+        # each connected piece of what it left out becomes a supervoxel
+        left_out, n_left = ndimage.label(mask & (labels < 0))
+        if n_left:
+            labels = np.where(left_out > 0, left_out + labels.max(), labels)
     return labels.astype(np.int32)
 
 

@@ -27,8 +27,14 @@ def is_zarr_store(path):
         path.is_dir() and any((path / name).exists() for name in _ZARR_MARKERS))
 
 
-def check_options(inputs, output, *, scheduler, workers, worker_memory, chunks):
-    """Usage errors of the zarr path (exit 2), before anything is read."""
+def check_options(inputs, output, *, scheduler, workers, worker_memory, chunks,
+                  in_memory_only=()):
+    """Usage errors of the zarr path (exit 2), before anything is read.
+
+    Returns True for the zarr path. ``in_memory_only`` are the options given
+    that only the in-memory path uses (as written on the command line); the
+    zarr path refuses them rather than ignore them.
+    """
     stores = [p for p in inputs if is_zarr_store(p)]
     cluster_options = scheduler or workers or worker_memory or chunks
     if not stores:
@@ -43,6 +49,12 @@ def check_options(inputs, output, *, scheduler, workers, worker_memory, chunks):
         return False
     if len(inputs) > 1:
         raise click.UsageError(f"give one .zarr input at a time, got {len(inputs)} inputs.")
+    if in_memory_only:
+        raise click.UsageError(
+            f"{', '.join(in_memory_only)}: not for .zarr inputs (the distributed path), "
+            "which take -k, -o OUT.zarr, --beta, --spacing, --solver, --assign, --seed, "
+            "--overwrite, --chunks and the cluster options; drop them, or convert the store "
+            "to .npy or TIFF for the in-memory path.")
     if output is None or output.suffix != ".zarr":
         raise click.UsageError(
             f"{inputs[0]} is a zarr store: give -o OUT.zarr for its labels (written chunk "
@@ -79,7 +91,8 @@ def dask_cluster(*, scheduler, workers, worker_memory):
 
 
 def segment_store(path, output, *, n_segments, chunks, scheduler, workers, worker_memory, seed,
-                  overwrite, quiet, verbose):
+                  overwrite, quiet, verbose, beta=4.0, spacing=None, solver="auto",
+                  assign="cluster_qr"):
     """Segment the zarr store ``path`` and write ``output``; returns the summary line."""
     from ._blockwise import _open_zarr_array, segment
 
@@ -90,7 +103,8 @@ def segment_store(path, output, *, n_segments, chunks, scheduler, workers, worke
     ome = _is_ome(path)
     with dask_cluster(scheduler=scheduler, workers=workers, worker_memory=worker_memory) as client:
         mask, n_outside = _no_data_mask(source, path, quiet=quiet)
-        labels, info = segment(source, n_segments, chunks=chunks, mask=mask, random_state=seed,
+        labels, info = segment(source, n_segments, chunks=chunks, mask=mask, beta=beta,
+                               spacing=spacing, solver=solver, assign=assign, random_state=seed,
                                return_info=True)
         graph_seconds = time.perf_counter() - start
         write_labels_store(labels, output, n_segments=info["n_segments"], overwrite=overwrite,
@@ -131,12 +145,22 @@ def _no_data_mask(source, path, *, quiet):
 
 
 def _is_ome(path):
+    """False, or for an OME-Zarr image the ``axes`` and the ``coordinateTransformations``
+    of its first level (each None where the metadata lacks them), for the labels."""
     import zarr
 
     from ._blockwise import ome_first_level
 
     node = zarr.open(os.fspath(path), mode="r")
-    return not isinstance(node, zarr.Array) and ome_first_level(dict(node.attrs)) is not None
+    if isinstance(node, zarr.Array) or ome_first_level(dict(node.attrs)) is None:
+        return False
+    attrs = dict(node.attrs)
+    multiscale = (attrs.get("multiscales") or attrs.get("ome", {}).get("multiscales"))[0]
+    try:
+        transforms = multiscale["datasets"][0].get("coordinateTransformations")
+    except (AttributeError, KeyError, IndexError, TypeError):
+        transforms = None
+    return {"axes": multiscale.get("axes"), "coordinateTransformations": transforms}
 
 
 def write_labels_store(labels, output, *, n_segments, overwrite=False, ome=False, client=None,
@@ -146,7 +170,9 @@ def write_labels_store(labels, output, *, n_segments, overwrite=False, ome=False
     The store is written under a temporary name beside ``output`` and renamed
     into place when every chunk is written, so ``output`` never holds a partial
     result and an existing one is replaced only on success. With ``ome``, the
-    store is an OME-Zarr image-label group with one level, ``0``.
+    store is an OME-Zarr image-label group with one level, ``0``; a dict ``ome``
+    (from :func:`_is_ome`) gives its ``axes`` and ``coordinateTransformations``,
+    the image's, so that the labels lie over it in a viewer.
     """
     import dask.array as da
     import zarr
@@ -161,10 +187,13 @@ def write_labels_store(labels, output, *, n_segments, overwrite=False, ome=False
         if ome:
             group = zarr.open_group(partial, mode="w")
             group.attrs["image-label"] = {"version": "0.4", "source": {"image": "../../"}}
+            found = ome if isinstance(ome, dict) else {}
             group.attrs["multiscales"] = [{
                 "version": "0.4", "name": output.stem,
-                "axes": [{"name": a, "type": "space"} for a in "zyx"[-labels.ndim:]],
-                "datasets": [{"path": "0", "coordinateTransformations": [
+                "axes": found.get("axes") or [
+                    {"name": a, "type": "space"} for a in "zyx"[-labels.ndim:]],
+                "datasets": [{"path": "0", "coordinateTransformations": found.get(
+                    "coordinateTransformations") or [
                     {"type": "scale", "scale": [1.0] * labels.ndim}]}],
             }]
             target = str(partial / "0")

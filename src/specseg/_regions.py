@@ -643,8 +643,9 @@ def region_graph(
         compares colours as people see them; "input" keeps the channels as
         they are. Images with another number of channels are never converted
         ("lab" refuses them).
-    spacing : sequence of float, optional
-        Physical voxel size per spatial axis, passed to SLIC.
+    spacing : float or sequence of float, optional
+        Physical voxel size per spatial axis (or one for all), passed to SLIC
+        in units of the smallest: only the ratios matter.
 
     Returns
     -------
@@ -686,7 +687,11 @@ def _region_graph(image, *, n_regions, mask, channel_axis, superpixel_method, co
     ):
         raise ValueError(f"n_regions must be a positive integer, got {n_regions!r}.")
     if spacing is not None:
+        # in units of the smallest spacing, as pixel_graph takes it: SLIC divides
+        # its smoothing by the spacing, so (1, 0.2, 0.2) would smooth 5 voxels
+        # wide where (5, 1, 1), the same voxels, smooths 1
         spacing = np.asarray(check_spacing(spacing, len(shape)), dtype=np.float64)
+        spacing = spacing / spacing.min()
     features = image_features(image, colour_space=colour_space)
     labels = superpixels(features, n_regions=int(n_regions), method=superpixel_method,
                          compactness=compactness, mask=mask, spacing=spacing)

@@ -129,8 +129,12 @@ def segment(
         :func:`pixel_graph`) and 4 for "regions" (see :func:`region_graph`).
     connectivity : int, optional
         Pixel neighbourhood, see :func:`pixel_graph` ("pixels" only).
-    spacing : sequence of float, optional
-        Pixel spacing, see :func:`pixel_graph`.
+    spacing : float or sequence of float, optional
+        Pixel (voxel) size per spatial axis, or one for all, e.g. ``(5, 1, 1)``
+        for slices five times as far apart as the pixels within one; only the
+        ratios matter. "pixels" weights its edges by distance (see
+        :func:`pixel_graph`), "regions" shapes its superpixels (SLIC's
+        distances and smoothing); "contours" does not use it.
     n_regions : int, optional
         Approximate number of superpixels ("regions" only), see :func:`region_graph`.
     colour_space : {"auto", "lab", "input"}, optional

@@ -157,6 +157,24 @@ class _ChannelAxis(click.ParamType):
             self.fail(f"{value!r} is not an axis number or 'none'.", param, ctx)
 
 
+class _Spacing(click.ParamType):
+    """Voxel spacing: one positive number for every axis, or one per axis, comma-separated."""
+
+    name = "Z,Y,X"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            values = tuple(float(v) for v in str(value).split(","))
+        except ValueError:
+            self.fail(f"{value!r} is not a number or numbers separated by commas "
+                      "(e.g. --spacing 5,1,1).", param, ctx)
+        if not all(math.isfinite(v) and v > 0 for v in values):
+            self.fail(f"{value!r}: spacings must be positive and finite.", param, ctx)
+        return values[0] if len(values) == 1 else values
+
+
 _SEGMENT_HELP = """Segment image files; write label images, overlays and reports.
 
 \b
@@ -177,6 +195,8 @@ A zarr store (IN.zarr, or the first level of an OME-Zarr image) larger than
 memory is segmented block by block on Dask and its labels written chunk by chunk:
   specseg segment IN.zarr -k 8 -o OUT.zarr --workers 2 --worker-memory 2GiB
   specseg segment IN.zarr -k 8 -o OUT.zarr --scheduler tcp://host:8786
+It takes -k, -o OUT.zarr, --beta, --spacing, --solver, --assign, --seed, --overwrite,
+--chunks and the cluster options; the other options are refused.
 
 \b
 Label values on disk: 0 is outside the mask, segments are 1..k, in every
@@ -244,6 +264,10 @@ still processed), 2 usage error. Each failure is one line on stderr.
 @click.option("--beta", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Sharpness of the intensity similarity kernel.  [default: 1 for pixels, "
                    "4 for regions]")
+@click.option("--spacing", type=_Spacing(), default=None,
+              help="Voxel (pixel) size per axis, e.g. 5,1,1 for slices five times as far "
+                   "apart as the pixels within one; only the ratios matter (not used by the "
+                   "contours mode).  [default: 1 on every axis]")
 @click.option("--solver", type=click.Choice(SOLVERS), default="auto", show_default=True,
               help="Eigensolver.")
 @click.option("--assign", type=click.Choice(ASSIGN_METHODS), default="cluster_qr",
@@ -270,7 +294,7 @@ still processed), 2 usage error. Each failure is one line on stderr.
 @click.option("--debug", is_flag=True, help="Print a traceback for each failure.")
 @click.pass_context
 def segment(ctx, inputs, n_segments, output, out_dir, fmt, overlay, figure, report, mask_path,
-            alpha_mask, channel_axis, mode, threshold, ucm, beta, solver, assign, seed,
+            alpha_mask, channel_axis, mode, threshold, ucm, beta, spacing, solver, assign, seed,
             max_pixels, overwrite, chunks, scheduler, workers, worker_memory, quiet, verbose,
             debug):
     from ._cli_zarr import check_options
@@ -280,10 +304,14 @@ def segment(ctx, inputs, n_segments, output, out_dir, fmt, overlay, figure, repo
             raise click.BadParameter(f"{value} is not a finite number.", param_hint=f"'{name}'")
     if not (verbose or debug):
         ctx.with_resource(_third_party_silenced())
+    given = [f"--{name.replace('_', '-')}" for name in _IN_MEMORY_ONLY
+             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
     if check_options(inputs, output, scheduler=scheduler, workers=workers,
-                     worker_memory=worker_memory, chunks=chunks):
+                     worker_memory=worker_memory, chunks=chunks, in_memory_only=given):
         ctx.exit(_segment_zarr(inputs[0], output, n_segments=n_segments, chunks=chunks,
                                scheduler=scheduler, workers=workers, worker_memory=worker_memory,
+                               beta=4.0 if beta is None else beta, spacing=spacing,
+                               solver=solver, assign=assign,
                                seed=seed, overwrite=overwrite, quiet=quiet, verbose=verbose,
                                debug=debug))
     if threshold is not None or ucm is not None:
@@ -312,7 +340,7 @@ def segment(ctx, inputs, n_segments, output, out_dir, fmt, overlay, figure, repo
             raise click.BadParameter(f"cannot create {out_dir}: {exc.strerror or exc}",
                                      param_hint="'--out-dir'") from None
     options = dict(n_segments=n_segments, channel_axis=channel_axis, mode=mode,
-                   threshold=threshold, beta=beta,
+                   threshold=threshold, beta=beta, spacing=spacing,
                    solver=solver,
                    assign=assign, seed=seed, max_pixels=max_pixels, overwrite=overwrite,
                    quiet=quiet, verbose=verbose, alpha_mask=alpha_mask, mask=mask,
@@ -334,6 +362,12 @@ def segment(ctx, inputs, n_segments, output, out_dir, fmt, overlay, figure, repo
         summary += f", {failed} failed" if failed else ""
         click.echo(summary, err=bool(failed))
     ctx.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+#: Options of the in-memory path that the zarr (distributed) path has no use for:
+#: refused there rather than ignored (parameter names; the flag is --name-with-dashes).
+_IN_MEMORY_ONLY = ("out_dir", "fmt", "overlay", "figure", "report", "mask_path", "alpha_mask",
+                   "channel_axis", "mode", "threshold", "ucm", "max_pixels")
 
 
 #: Libraries whose log lines (tifffile's "missing data offset tag", ...) show only
@@ -510,8 +544,8 @@ def _is_jpeg(path):
 
 
 def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, threshold, beta,
-                 solver, assign, seed, max_pixels, overwrite, quiet, verbose, alpha_mask, mask,
-                 mask_path):
+                 spacing, solver, assign, seed, max_pixels, overwrite, quiet, verbose, alpha_mask,
+                 mask, mask_path):
     import numpy as np
 
     from ._segment import segment
@@ -571,9 +605,9 @@ def _segment_one(path, outputs, *, label, n_segments, channel_axis, mode, thresh
     with _ProgressBar(label, quiet) as progress, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         labels, info = segment(image, n_segments, mask=region, channel_axis=found_axis,
-                               mode=mode, beta=beta, solver=solver, assign=assign,
-                               random_state=seed, progress=progress, return_info=True,
-                               threshold=threshold)
+                               mode=mode, beta=beta, spacing=spacing, solver=solver,
+                               assign=assign, random_state=seed, progress=progress,
+                               return_info=True, threshold=threshold)
     _echo_warnings(path, caught)
     seconds.update(info["timings"])
 

@@ -299,7 +299,10 @@ def _read_tiff(path, max_pixels, channel_axis=None):
             raise ImageReadError(f"{path}: TIFF has no image data")
         series = tif.series[0]
         axes, shape = series.axes, series.shape
-        if len(tif.series) > 1:
+        slices = len(tif.series) > 1 and _slices_of_a_volume(tif.series)
+        if slices:  # a stack saved one page at a time: each page is a series
+            axes, shape = "Z" + axes, (len(tif.series), *shape)
+        elif len(tif.series) > 1:
             _warn_dropped(path, f"{len(tif.series)} images of different shapes or kinds",
                           f"the first (shape {tuple(shape)})")
         channel_axes = [i for i, a in enumerate(axes) if a in "SC" and shape[i] > 1]
@@ -321,7 +324,12 @@ def _read_tiff(path, max_pixels, channel_axis=None):
         palette = page.photometric == tifffile.PHOTOMETRIC.PALETTE
         colormap = page.colormap if palette else None
         extrasamples = tuple(page.extrasamples) if page.extrasamples else ()
-        image = series.asarray()
+        if slices:
+            image = np.empty(shape, dtype=series.dtype)
+            for z, one in enumerate(tif.series):
+                image[z] = one.asarray()
+        else:
+            image = series.asarray()
     if len(channel_axes) > 1:
         raise ImageReadError(f"{path}: TIFF has axes {axes!r} with several channel axes")
     if channel_axes:
@@ -360,6 +368,19 @@ def _read_tiff(path, max_pixels, channel_axis=None):
             return image, (-1 if n_channels == 4 else None), alpha
         return image, -1, None
     return np.ascontiguousarray(image), None, None
+
+
+def _slices_of_a_volume(series):
+    """Whether TIFF ``series`` are the slices of one volume: 2-D pages (grey or
+    with samples) of one shape, dtype and photometric, one page each, as a stack
+    written one page at a time is read (tifffile makes each write a series)."""
+    first = series[0]
+    return first.axes in ("YX", "YXS") and all(
+        len(one.pages) == 1 and one.axes == first.axes and one.shape == first.shape
+        and one.dtype == first.dtype
+        and one.keyframe.photometric == first.keyframe.photometric
+        for one in series
+    )
 
 
 @contextlib.contextmanager
