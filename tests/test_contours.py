@@ -234,3 +234,48 @@ def test_the_fitted_model_ships_with_the_package():
     with np.load(package / "data" / "contours.npz") as model:
         assert model["w0"].shape[0] == model["mean"].shape[0]
         assert model["centres"].shape[1] == 6 * len(_features.BANK_SIGMAS)
+
+
+def test_cli_ucm_of_a_frame_segmented_in_blocks_has_the_image_shape(tmp_path, monkeypatch):
+    """Above CONTOURS_MAX_PIXELS the hierarchy is of the frame averaged over blocks;
+    --ucm wrote that smaller map (e.g. 550 x 500 for a 1100 x 1000 photograph)."""
+    import imageio.v3 as iio
+    from click.testing import CliRunner
+
+    from specseg import _segment
+    from specseg.cli import main
+
+    monkeypatch.setattr(_segment, "CONTOURS_MAX_PIXELS", 1200)  # 64 x 64 -> blocks of 2
+    image, truth = _quadrants(64, noise=0.02)
+    path = tmp_path / "quad.png"
+    iio.imwrite(path, (np.clip(image, 0, 1) * 255).astype(np.uint8))
+    ucm = tmp_path / "quad.ucm.png"
+    result = CliRunner().invoke(main, ["segment", str(path), "-k", "4", "-o",
+                                       str(tmp_path / "l.tif"), "--ucm", str(ucm)])
+    assert result.exit_code == 0, result.output
+    contour = iio.imread(ucm).astype(float) / 65535
+    assert contour.shape == image.shape
+    # the strong contours are the quadrants' borders
+    assert contour[:, 31].min() > 0.5 and contour[31, :].min() > 0.5
+    near = np.zeros(image.shape, dtype=bool)
+    near[29:34, :] = near[:, 29:34] = True
+    assert contour[~near].max() < 0.5
+
+
+def test_contour_map_spreads_a_block_hierarchy_to_the_image():
+    from specseg._segment import _block_factor, contour_map
+
+    from .test_hierarchy import segment_boundaries
+
+    image, _ = _quadrants(48)
+    h = specseg.hierarchy(image[::3, ::3][:15, :16])  # as of a 45 x 47 frame in blocks of 3
+    shape = (45, 47)
+    assert _block_factor(shape, 15 * 16) == 3
+    full = contour_map(h, shape)
+    assert full.shape == shape
+    for t in np.r_[0.0, h.thresholds, 1.0]:
+        cut = np.repeat(np.repeat(h.cut(threshold=t), 3, axis=0), 3, axis=1)[:45, :47]
+        assert np.array_equal(full > t, segment_boundaries(cut))
+    assert contour_map(h, h.shape) is h.ucm
+    with pytest.raises(ValueError, match="not of an image of shape"):
+        contour_map(h, (100, 47))

@@ -158,7 +158,9 @@ def segment(
         ``timings`` (seconds per stage). The "contours" mode gives ``mode``,
         ``n_segments``, ``threshold`` (None for a cut by number), ``n_nodes``
         (leaf regions), ``n_components``, ``hierarchy`` (the
-        :class:`Hierarchy`, to cut again) and ``timings``.
+        :class:`Hierarchy`, to cut again; above ``CONTOURS_MAX_PIXELS`` it is
+        the hierarchy of the frame averaged over blocks, so its cuts and its
+        ``ucm`` are smaller than the image) and ``timings``.
     check_memory : bool, optional
         Before anything large is allocated, compare :func:`estimate_memory` with
         the memory available and raise :class:`MemoryError` if the job would not
@@ -390,6 +392,62 @@ def _block_factor(shape, max_pixels):
     while n_pixels / factor**2 > max_pixels:
         factor += 1
     return factor
+
+
+def contour_map(h, shape):
+    """The ultrametric contour map of a "contours"-mode hierarchy at the image's shape.
+
+    A frame larger than ``CONTOURS_MAX_PIXELS`` is segmented averaged over
+    blocks, so its hierarchy, and ``h.ucm``, are smaller than the image. This
+    spreads the map back: the height between two blocks goes to the last row
+    (or column) of pixels of the first block, so that, as for ``h.ucm``, a
+    pixel holds the height that separates it from its lower or right
+    neighbour, and ``contour_map(h, shape) > t`` marks the boundaries of
+    ``h.cut(threshold=t)`` brought to full resolution by repeating each block.
+
+    Parameters
+    ----------
+    h : Hierarchy
+        ``info["hierarchy"]`` of :func:`segment` in the "contours" mode.
+    shape : tuple of int
+        The image's spatial shape (that of the labels).
+
+    Returns
+    -------
+    ucm : ndarray of float64
+        ``shape``-shaped; ``h.ucm`` itself when the frame was not averaged down.
+
+    Examples
+    --------
+    >>> from specseg._hierarchy import ultrametric_hierarchy
+    >>> boundary = np.zeros((2, 4))
+    >>> boundary[:, 2] = 0.5
+    >>> h = ultrametric_hierarchy(boundary)  # as of a (4, 8) frame averaged 2 x 2
+    >>> h.ucm[0]
+    array([0. , 0. , 0.5, 0. ])
+    >>> contour_map(h, (4, 8))[0]
+    array([0. , 0. , 0. , 0. , 0. , 0.5, 0. , 0. ])
+    """
+    shape = tuple(shape)
+    if h.shape == shape:
+        return h.ucm
+    factor = max(-(-n // m) for n, m in zip(shape, h.shape, strict=True)) if len(
+        shape) == len(h.shape) else 0
+    if factor < 2 or tuple(-(-n // factor) for n in shape) != h.shape:
+        raise ValueError(
+            f"this hierarchy, of shape {h.shape}, is not of an image of shape {shape} "
+            "averaged over blocks; pass the shape of the image it was made from."
+        )
+    vertical, horizontal = h._pair_heights  # pairs along rows, along columns
+    rows, cols = np.arange(shape[0]), np.arange(shape[1])
+    out = np.zeros(shape)
+    # a pixel whose lower (right) neighbour lies in the next block
+    edge_rows = rows[((rows + 1) % factor == 0) & (rows + 1 < shape[0])]
+    edge_cols = cols[((cols + 1) % factor == 0) & (cols + 1 < shape[1])]
+    out[edge_rows, :] = vertical[np.ix_(edge_rows // factor, cols // factor)]
+    out[:, edge_cols] = np.maximum(out[:, edge_cols],
+                                   horizontal[np.ix_(rows // factor, edge_cols // factor)])
+    return out
 
 
 def _upsample_labels(labels, factor, shape, mask):
