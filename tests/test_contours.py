@@ -279,3 +279,17 @@ def test_contour_map_spreads_a_block_hierarchy_to_the_image():
     assert contour_map(h, h.shape) is h.ucm
     with pytest.raises(ValueError, match="not of an image of shape"):
         contour_map(h, (100, 47))
+
+
+@pytest.mark.parametrize("value", [0, 255])
+def test_a_constant_photograph_has_no_boundary(value):
+    """The spectral part, scaled to its peak, drew boundaries of strength 0.5 on a
+    black image (the smooth eigenvectors of a uniform graph): cut at 0.1 it gave 5 segments."""
+    image = np.full((60, 80, 3), value, dtype=np.uint8)
+    strength = specseg.contours(image, channel_axis=-1)
+    assert strength.max() - strength.min() < 1e-6 and strength.max() < 0.01
+    h = specseg.hierarchy(image, channel_axis=-1)
+    assert h.n_leaves == 1
+    assert np.array_equal(h.cut(threshold=0.0), np.zeros((60, 80)))
+    labels = specseg.segment(image, "auto", mode="contours", channel_axis=-1, threshold=0.05)
+    assert labels.max() == 0

@@ -90,6 +90,9 @@ def oriented(strength, angle, n_orient=8):
 #: Weight of the spectral boundaries (normalised by their maximum) against the
 #: local ones in the combined map (tuned on BSDS500 val).
 SPECTRAL_WEIGHT = 0.5
+#: A local boundary map whose values span at most this is flat (a constant
+#: image): it is not globalized.
+FLAT_STRENGTH = 1e-6
 
 
 def boundary_map(image, *, globalization=True, random_state=None, timings=None, maps=None):
@@ -110,8 +113,12 @@ def boundary_map(image, *, globalization=True, random_state=None, timings=None, 
         timings["local"] = time.perf_counter() - clock
     if globalization:
         clock = time.perf_counter()
-        spectral = spectral_boundaries(strength, random_state=random_state)
-        peak = float(spectral.max())
+        # A flat local map (a constant image) has no boundary to globalize: the
+        # eigenvectors of its uniform graph are smooth waves, whose gradients,
+        # scaled to their peak, would draw boundaries of strength 0.5.
+        flat = float(strength.max() - strength.min()) <= FLAT_STRENGTH
+        spectral = 0.0 if flat else spectral_boundaries(strength, random_state=random_state)
+        peak = float(np.max(spectral))
         if peak > 0:
             strength = (1.0 - SPECTRAL_WEIGHT) * strength + SPECTRAL_WEIGHT * (spectral / peak)
         if timings is not None:
