@@ -293,3 +293,17 @@ def test_a_constant_photograph_has_no_boundary(value):
     assert np.array_equal(h.cut(threshold=0.0), np.zeros((60, 80)))
     labels = specseg.segment(image, "auto", mode="contours", channel_axis=-1, threshold=0.05)
     assert labels.max() == 0
+
+
+@pytest.mark.parametrize("n_channels", [3, 4])
+def test_a_colour_photograph_without_channel_axis_is_told_to_pass_it(n_channels):
+    """scikit-image's own functions default to channel_axis=-1; without it an RGB
+    photograph was refused as a volume, with a pointer to mode='regions' only."""
+    image = np.zeros((20, 30, n_channels))
+    with pytest.raises(ValueError, match=rf"shape \(20, 30, {n_channels}\).*pass channel_axis=-1"):
+        specseg.hierarchy(image)
+    with pytest.raises(ValueError, match="pass channel_axis=-1"):
+        specseg.segment(image, 3, mode="contours")
+    with pytest.raises(ValueError, match="mode='regions'") as volume:
+        specseg.contours(np.zeros((8, 8, 8)))
+    assert "channel_axis" not in str(volume.value)

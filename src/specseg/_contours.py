@@ -134,8 +134,13 @@ MIN_SIDE = 9
 def _check_2d(image, channel_axis):
     image = check_image(image, channel_axis=channel_axis)
     if image.ndim != 3:
+        hint = ""
+        if channel_axis is None and image.shape[-2] in (3, 4):
+            hint = (f" An image of shape {image.shape[:-1]} with channel_axis=None is read "
+                    f"as {image.shape[-2]} slices; if its last axis holds colour channels "
+                    "(RGB), pass channel_axis=-1.")
         raise ValueError(
-            f"contours work on 2-D images; got {image.ndim - 1} spatial dimensions. "
+            f"contours work on 2-D images; got {image.ndim - 1} spatial dimensions.{hint} "
             "Segment volumes with specseg.segment(volume, k, mode='regions')."
         )
     if min(image.shape[:2]) < MIN_SIDE:

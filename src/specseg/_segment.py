@@ -26,7 +26,6 @@ from ._regions import (
     snap_boundaries,
 )
 from ._validation import (
-    check_image,
     check_mask,
     check_n_segments,
     check_option,
@@ -321,6 +320,7 @@ def segment(
 def _segment_contours(image, n_segments, *, mask, channel_axis, threshold, rng, progress,
                       return_info):
     """The "contours" mode: one level of the photograph hierarchy."""
+    from ._contours import _check_2d
     from ._hierarchy import hierarchy
 
     if threshold is not None and n_segments not in (None, "auto"):
@@ -330,7 +330,7 @@ def _segment_contours(image, n_segments, *, mask, channel_axis, threshold, rng, 
             "segment(image, 'auto', mode='contours', threshold=0.3)."
         )
     stages = _StageClock(progress)
-    image = check_image(image, channel_axis=channel_axis)
+    image = _check_2d(image, channel_axis)  # 2-D, large enough; says so before any work
     mask = check_mask(mask, image.shape[:-1])
     full_shape = image.shape[:-1]
     factor = _block_factor(full_shape, CONTOURS_MAX_PIXELS)
