@@ -307,3 +307,23 @@ def test_a_colour_photograph_without_channel_axis_is_told_to_pass_it(n_channels)
     with pytest.raises(ValueError, match="mode='regions'") as volume:
         specseg.contours(np.zeros((8, 8, 8)))
     assert "channel_axis" not in str(volume.value)
+
+
+def test_rgba_is_averaged_to_grey_with_a_warning_that_names_the_fix():
+    """An RGBA photograph (as PNG readers give it) lost its colour in silence: the
+    cues average any channel count but 1 or 3, alpha included."""
+    image, _ = _quadrants(48)
+    rgb = np.stack([image, 1 - image, 0.5 * image], axis=-1).clip(0, 1)
+    rgba = np.concatenate([rgb, np.ones((48, 48, 1))], axis=-1)
+    with pytest.warns(UserWarning, match=r"4 channels.*image\[\.\.\., :3\]"):
+        specseg.hierarchy(rgba, channel_axis=-1)
+    with pytest.warns(UserWarning, match="2 channels, which are averaged"):
+        specseg.contours(rgb[..., :2], channel_axis=-1, globalization=False)
+    with pytest.warns(UserWarning, match="4 channels"):
+        specseg.segment(rgba, "auto", mode="contours", channel_axis=-1)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        specseg.hierarchy(rgb, channel_axis=-1)
+        specseg.hierarchy(image)

@@ -131,7 +131,12 @@ def boundary_map(image, *, globalization=True, random_state=None, timings=None, 
 MIN_SIDE = 9
 
 
-def _check_2d(image, channel_axis):
+def _check_2d(image, channel_axis, *, stacklevel=3):
+    """A 2-D image of at least ``MIN_SIDE`` pixels a side, ``(M, N, C)`` float64.
+
+    Warns (``stacklevel`` as for :func:`warnings.warn`, from this function)
+    when ``C`` is neither 1 nor 3: the cues average the channels into grey.
+    """
     image = check_image(image, channel_axis=channel_axis)
     if image.ndim != 3:
         hint = ""
@@ -142,6 +147,19 @@ def _check_2d(image, channel_axis):
         raise ValueError(
             f"contours work on 2-D images; got {image.ndim - 1} spatial dimensions.{hint} "
             "Segment volumes with specseg.segment(volume, k, mode='regions')."
+        )
+    n_channels = image.shape[-1]
+    if n_channels not in (1, 3):
+        import warnings
+
+        alpha = (" For an RGBA image pass image[..., :3], and mask=image[..., 3] > 0 to "
+                 "leave its transparent pixels out." if n_channels == 4 else "")
+        warnings.warn(
+            f"the contour cues read a grey (1 channel) or colour (3 channels, RGB) image; "
+            f"this one has {n_channels} channels, which are averaged into one grey channel, "
+            f"so colour differences are lost.{alpha} mode='regions' compares any number "
+            "of channels.",
+            UserWarning, stacklevel=stacklevel,
         )
     if min(image.shape[:2]) < MIN_SIDE:
         raise ValueError(

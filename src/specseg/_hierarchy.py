@@ -315,8 +315,6 @@ def hierarchy(image, *, mask=None, channel_axis=None, globalization=True, mergin
     >>> labels.shape, int(labels.max()), bool((labels[:, :28] == 0).all())
     ((40, 60), 1, True)
     """
-    import time
-
     from ._contours import _check_2d
     from ._validation import check_random_state, fill_no_data
 
@@ -324,10 +322,21 @@ def hierarchy(image, *, mask=None, channel_axis=None, globalization=True, mergin
     image = _check_2d(fill_no_data(image, mask, channel_axis), channel_axis)
     mask = check_mask(mask, image.shape[:-1])
     rng = check_random_state(random_state)
+    result, info = _photo_hierarchy(image, mask=mask, globalization=globalization,
+                                    merging=merging, random_state=rng)
+    if return_info:
+        return result, info
+    return result
+
+
+def _photo_hierarchy(image, *, mask, globalization, merging, random_state):
+    """:func:`hierarchy` of a validated ``(M, N, C)`` image and mask: ``(h, info)``."""
+    import time
+
     info = {}
     start = time.perf_counter()
     result, strength, maps = _contour_hierarchy(image, mask=mask, globalization=globalization,
-                                                random_state=rng, timings=info)
+                                                random_state=random_state, timings=info)
     info["n_basins"] = result.n_leaves
     if merging:
         clock = time.perf_counter()
@@ -335,9 +344,7 @@ def hierarchy(image, *, mask=None, channel_axis=None, globalization=True, mergin
         info["merging"] = time.perf_counter() - clock
     info["total"] = time.perf_counter() - start
     info["n_leaves"] = result.n_leaves
-    if return_info:
-        return result, info
-    return result
+    return result, info
 
 
 def _contour_hierarchy(image, *, mask, globalization, random_state, timings):

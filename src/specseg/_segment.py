@@ -321,7 +321,7 @@ def _segment_contours(image, n_segments, *, mask, channel_axis, threshold, rng, 
                       return_info):
     """The "contours" mode: one level of the photograph hierarchy."""
     from ._contours import _check_2d
-    from ._hierarchy import hierarchy
+    from ._hierarchy import _photo_hierarchy
 
     if threshold is not None and n_segments not in (None, "auto"):
         raise ValueError(
@@ -330,7 +330,8 @@ def _segment_contours(image, n_segments, *, mask, channel_axis, threshold, rng, 
             "segment(image, 'auto', mode='contours', threshold=0.3)."
         )
     stages = _StageClock(progress)
-    image = _check_2d(image, channel_axis)  # 2-D, large enough; says so before any work
+    # 2-D, large enough, 1 or 3 channels (else a warning); says so before any work
+    image = _check_2d(image, channel_axis, stacklevel=4)
     mask = check_mask(mask, image.shape[:-1])
     full_shape = image.shape[:-1]
     factor = _block_factor(full_shape, CONTOURS_MAX_PIXELS)
@@ -341,8 +342,8 @@ def _segment_contours(image, n_segments, *, mask, channel_axis, threshold, rng, 
             if mask is not None:
                 work_mask = block_reduce(mask.astype(np.float32), factor, np.mean) > 0.5
     with stages("hierarchy"):
-        h, timings = hierarchy(work_image, mask=work_mask, channel_axis=-1, random_state=rng,
-                               return_info=True)
+        h, timings = _photo_hierarchy(work_image, mask=work_mask, globalization=True,
+                                      merging=True, random_state=rng)
     with stages("cut"):
         if n_segments == "auto" or n_segments is None:
             cut_at = AUTO_THRESHOLD if threshold is None else threshold
