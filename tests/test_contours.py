@@ -327,3 +327,16 @@ def test_rgba_is_averaged_to_grey_with_a_warning_that_names_the_fix():
         warnings.simplefilter("error")
         specseg.hierarchy(rgb, channel_axis=-1)
         specseg.hierarchy(image)
+
+
+def test_threshold_errors_say_what_chose_the_level_and_the_mode():
+    """segment(photo, threshold=t) named an n_segments=8 the caller never passed, and
+    mode='auto' choosing 'regions' read as if the caller had asked for it."""
+    image, _ = _quadrants(48)
+    with pytest.raises(ValueError, match=r"n_segments is 8 unless given.*threshold=0\.4\)"):
+        specseg.segment(image, mode="contours", threshold=0.4)
+    noisy = image + 0.3 * np.random.default_rng(0).standard_normal(image.shape)
+    with pytest.raises(ValueError, match="mode='auto' chose 'regions'.*pass mode='contours'"):
+        specseg.segment(noisy, "auto", threshold=0.4)
+    with pytest.raises(ValueError, match=r"not 'regions'\.$"):
+        specseg.segment(image, "auto", mode="regions", threshold=0.4)

@@ -227,6 +227,7 @@ def segment(
     # a constant image has no boundary to cut: "auto" gives one segment per
     # connected part (the eigengap of a uniform graph would pick some k > 1)
     constant = n_segments == "auto" and _constant_inside(image, mask, channel_axis)
+    asked_mode = mode
     if mode == "auto":
         mode = _auto_mode(image, mask, channel_axis)
     if threshold is not None:
@@ -234,8 +235,12 @@ def segment(
 
         threshold = _check_threshold(threshold)  # before any work
     if threshold is not None and mode != "contours":
+        chosen = (f"; mode='auto' chose {mode!r} for this image (small, noisy, a volume or "
+                  "a mask over flat intensities): pass mode='contours' to cut the hierarchy"
+                  if asked_mode == "auto" else "")
         raise ValueError(
-            f"threshold= cuts the contour hierarchy; it needs mode='contours', not {mode!r}."
+            f"threshold= cuts the contour hierarchy; it needs mode='contours', not "
+            f"{mode!r}{chosen}."
         )
     if mode == "contours":
         if check_memory:
@@ -325,9 +330,9 @@ def _segment_contours(image, n_segments, *, mask, channel_axis, threshold, rng, 
 
     if threshold is not None and n_segments not in (None, "auto"):
         raise ValueError(
-            f"threshold={threshold} and n_segments={n_segments} both choose the level; pass "
-            "n_segments='auto' with a threshold, e.g. "
-            "segment(image, 'auto', mode='contours', threshold=0.3)."
+            f"threshold={threshold} and n_segments={n_segments} both choose the level "
+            "(n_segments is 8 unless given); pass n_segments='auto' with a threshold, e.g. "
+            f"segment(image, 'auto', mode='contours', threshold={threshold})."
         )
     stages = _StageClock(progress)
     # 2-D, large enough, 1 or 3 channels (else a warning); says so before any work
