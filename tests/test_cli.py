@@ -702,3 +702,22 @@ def test_channel_axis_none_on_a_colour_volume_refused(tmp_path):
                  "--channel-axis", "none")
     assert result.exit_code == 1
     assert "--channel-axis none leaves an image of shape (4, 12, 14, 3)" in result.output
+
+
+@pytest.mark.parametrize("args", [["--mode", "contours"], ["--ucm", "u.png"]])
+def test_contour_mode_errors_name_the_command_line_option(tmp_path, monkeypatch, args):
+    """The contour mode's errors named only the Python call (mode='pixels')."""
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(blocks((6, 8))).save("tiny.png")
+    result = run("segment", "tiny.png", "-k", "auto", "-o", "l.tif", *args)
+    assert result.exit_code == 1 and "at least 9 x 9" in result.stderr
+    assert "(--mode pixels)" in result.stderr
+
+
+def test_too_many_segments_for_the_contour_hierarchy_names_the_option(tmp_path):
+    image = np.zeros((48, 48), dtype=np.uint8)
+    image[:, 24:] = 200
+    path = tmp_path / "halves.png"
+    Image.fromarray(image).save(path)
+    result = run("segment", path, "-k", 500, "--mode", "contours", "-o", tmp_path / "l.tif")
+    assert result.exit_code == 1 and "(--mode regions)" in result.stderr

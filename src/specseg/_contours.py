@@ -165,7 +165,8 @@ def _check_2d(image, channel_axis, *, stacklevel=3):
         raise ValueError(
             f"contours need an image of at least {MIN_SIDE} x {MIN_SIDE} pixels (their "
             f"coarsest cues pool 8 x 8 blocks); got {image.shape[0]} x {image.shape[1]}. "
-            "Segment small images with specseg.segment(image, k, mode='pixels')."
+            "Segment small images with specseg.segment(image, k, mode='pixels') "
+            "(--mode pixels)."
         )
     return image
 

@@ -359,7 +359,7 @@ def _segment_contours(image, n_segments, *, mask, channel_axis, threshold, rng, 
                 raise ValueError(
                     f"n_segments={n_segments} is more than the {h.n_leaves} finest regions "
                     "of this image's contour hierarchy; ask for at most that many, or use "
-                    "mode='regions' for finer segmentations."
+                    "mode='regions' (--mode regions) for finer segmentations."
                 )
             if n_segments < h.n_roots:
                 raise ValueError(
