@@ -340,3 +340,19 @@ def test_threshold_errors_say_what_chose_the_level_and_the_mode():
         specseg.segment(noisy, "auto", threshold=0.4)
     with pytest.raises(ValueError, match=r"not 'regions'\.$"):
         specseg.segment(image, "auto", mode="regions", threshold=0.4)
+
+
+def test_a_long_strip_is_not_averaged_below_the_cues_smallest_side(monkeypatch):
+    """A frame above CONTOURS_MAX_PIXELS whose short side is under twice MIN_SIDE
+    (12 x 100000 at the shipped cap) was averaged to a strip the cues refuse:
+    segment(strip, 'auto') failed with 'got 6 x 50000' for a 12 x 100000 image."""
+    from specseg import _segment
+
+    monkeypatch.setattr(_segment, "CONTOURS_MAX_PIXELS", 5000)
+    image = np.tile((np.arange(1500) > 700).astype(float), (12, 1))
+    labels, info = specseg.segment(image, "auto", return_info=True)
+    assert info["mode"] == "contours" and labels.shape == image.shape
+    assert labels.max() == 1 and (labels[:, 690:] == 1).sum() > 0.95 * (12 * 810)
+    assert _segment._contours_factor((12, 1500)) == 1
+    assert _segment._contours_factor((40, 1500)) == 4  # the cap still holds where it can
+    assert specseg.estimate_memory((12, 1500), 2, mode="contours") >= 950 * 12 * 1500

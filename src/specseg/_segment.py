@@ -339,7 +339,7 @@ def _segment_contours(image, n_segments, *, mask, channel_axis, threshold, rng, 
     image = _check_2d(image, channel_axis, stacklevel=4)
     mask = check_mask(mask, image.shape[:-1])
     full_shape = image.shape[:-1]
-    factor = _block_factor(full_shape, CONTOURS_MAX_PIXELS)
+    factor = _contours_factor(full_shape)
     work_image, work_mask = image, mask
     if factor > 1:
         with stages("downsampling"):
@@ -389,6 +389,21 @@ def _segment_contours(image, n_segments, *, mask, channel_axis, threshold, rng, 
         "timings": stage_times,
     }
     return labels, info
+
+
+def _contours_factor(shape):
+    """Block side of the "contours" mode's working frame.
+
+    The smallest that brings ``shape`` to ``CONTOURS_MAX_PIXELS`` pixels, but
+    never one that leaves a side shorter than the cues' ``MIN_SIDE``: a long
+    strip (12 x 100000) is worked on at a larger size rather than refused.
+    """
+    from ._contours import MIN_SIDE
+
+    factor = _block_factor(shape, CONTOURS_MAX_PIXELS)
+    while factor > 1 and min(-(-n // factor) for n in shape) < MIN_SIDE:
+        factor -= 1
+    return factor
 
 
 def _block_factor(shape, max_pixels):
