@@ -356,3 +356,23 @@ def test_a_long_strip_is_not_averaged_below_the_cues_smallest_side(monkeypatch):
     assert _segment._contours_factor((12, 1500)) == 1
     assert _segment._contours_factor((40, 1500)) == 4  # the cap still holds where it can
     assert specseg.estimate_memory((12, 1500), 2, mode="contours") >= 950 * 12 * 1500
+
+
+def test_auto_mode_does_not_pick_contours_for_a_strip_thinner_than_their_cues():
+    """A clean 8 x 2000 strip: 'auto' chose the contour mode, which refuses frames
+    under 9 pixels a side, so segment(strip, 'auto') raised."""
+    image = np.tile((np.arange(2000) > 700).astype(float), (8, 1))
+    labels, info = specseg.segment(image, "auto", return_info=True)
+    assert info["mode"] == "pixels" and labels.max() == 1
+    assert (labels[:, :690] == 0).all() and (labels[:, 710:] == 1).all()
+
+
+def test_auto_mode_keeps_a_number_of_segments_on_a_constant_frame():
+    """A constant frame has one contour region now (no phantom boundaries), so 'auto'
+    leaves it to the graph modes, which split it into the number asked for."""
+    image = np.full((64, 64), 0.3)
+    labels, info = specseg.segment(image, 3, return_info=True, random_state=0)
+    assert info["mode"] == "regions" and np.unique(labels).size == 3
+    assert specseg.segment(image, "auto").max() == 0
+    with pytest.raises(ValueError, match="more than the 1 finest regions"):
+        specseg.segment(image, 3, mode="contours")

@@ -114,8 +114,9 @@ def segment(
         which the image varies by its noise alone (the mask's shape is what
         there is to segment, as in the seed example), "contours" for 2-D
         frames with little pixel noise (photographs, see :func:`noise_level`
-        and ``AUTO_CONTOURS_MAX_NOISE``), and "regions" otherwise (noisy
-        frames, volumes).
+        and ``AUTO_CONTOURS_MAX_NOISE``; "pixels" for such frames under 9
+        pixels a side, too thin for the contour cues), and "regions"
+        otherwise (noisy frames, volumes).
     mask : (M, N[, P]) array_like of bool, optional
         Pixels to segment (nonzero = inside). Pixels outside get label -1. They
         may be NaN or inf (no data, e.g. ``mask=np.isfinite(image)``): such
@@ -517,8 +518,17 @@ def _auto_mode(image, mask, channel_axis):
             return "pixels"
     elif int(np.prod(shape)) < AUTO_REGIONS_MIN_PIXELS:
         return "pixels"
+    from ._contours import MIN_SIDE
+
     if len(shape) == 2 and noise_level(image, channel_axis) <= AUTO_CONTOURS_MAX_NOISE:
-        return "contours"
+        # the contour cues need 9 pixels a side; superpixels cannot follow
+        # anything in a thinner strip either, the pixel graph of a strip is cheap
+        if min(shape) < MIN_SIDE:
+            return "pixels"
+        # a constant frame has no contour: its hierarchy is one region, which a
+        # number of segments asked for could not split (the graph modes can)
+        if not _constant_inside(image, mask, channel_axis):
+            return "contours"
     return "regions"
 
 
