@@ -376,3 +376,18 @@ def test_auto_mode_keeps_a_number_of_segments_on_a_constant_frame():
     assert specseg.segment(image, "auto").max() == 0
     with pytest.raises(ValueError, match="more than the 1 finest regions"):
         specseg.segment(image, 3, mode="contours")
+
+
+@pytest.mark.parametrize("width", [1, 2])
+def test_a_thin_mask_of_a_frame_segmented_in_blocks_is_not_called_empty(monkeypatch, width):
+    """No block of a frame averaged down was mostly inside a mask one pixel wide, so
+    the contour mode said 'mask is empty (no nonzero pixel)' of a mask that is not."""
+    from specseg import _segment
+
+    monkeypatch.setattr(_segment, "CONTOURS_MAX_PIXELS", 1200)  # 64 x 64 -> blocks of 2
+    image, _ = _quadrants(64, noise=0.02)
+    mask = np.zeros(image.shape, dtype=bool)
+    mask[:, 20:20 + width] = True
+    labels = specseg.segment(image, "auto", mode="contours", mask=mask)
+    assert (labels[~mask] == -1).all() and (labels[mask] >= 0).all()
+    assert labels.max() <= 1  # the line crosses one boundary, at row 32

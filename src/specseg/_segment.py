@@ -346,7 +346,10 @@ def _segment_contours(image, n_segments, *, mask, channel_axis, threshold, rng, 
         with stages("downsampling"):
             work_image = block_reduce(image, factor, np.mean)
             if mask is not None:
-                work_mask = block_reduce(mask.astype(np.float32), factor, np.mean) > 0.5
+                share = block_reduce(mask.astype(np.float32), factor, np.mean)
+                work_mask = share > 0.5
+                if not work_mask.any():  # a thin mask (a line, a comb): no block is
+                    work_mask = share > 0  # mostly inside; take the blocks it touches
     with stages("hierarchy"):
         h, timings = _photo_hierarchy(work_image, mask=work_mask, globalization=True,
                                       merging=True, random_state=rng)
