@@ -177,9 +177,14 @@ def contours(image, *, channel_axis=None, globalization=True, random_state=None)
     Parameters
     ----------
     image : (M, N[, C]) array_like
-        Grey or colour (RGB) image of any real dtype.
+        Grey or colour (RGB) image of any real dtype, at least 9 x 9 pixels.
+        Values are divided by the image's maximum (after shifting a negative
+        minimum to 0), so uint8, uint16 and float copies of one picture agree.
+        Other channel counts than 1 and 3 (e.g. RGBA) are averaged into grey,
+        with a warning.
     channel_axis : int, optional
-        Axis holding the colour channels; None for a grey image.
+        Axis holding the colour channels; None (the default, unlike
+        scikit-image's) for a grey image: pass -1 for an (M, N, 3) RGB image.
     globalization : bool, optional
         Combine the local cues with their spectral globalization (see the
         module notes); False gives the local cues alone (faster).
