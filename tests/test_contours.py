@@ -391,3 +391,20 @@ def test_a_thin_mask_of_a_frame_segmented_in_blocks_is_not_called_empty(monkeypa
     labels = specseg.segment(image, "auto", mode="contours", mask=mask)
     assert (labels[~mask] == -1).all() and (labels[mask] >= 0).all()
     assert labels.max() <= 1  # the line crosses one boundary, at row 32
+
+
+def test_a_colour_photograph_without_channel_axis_warns_before_it_becomes_a_volume():
+    """segment(rgb) without channel_axis (scikit-image takes the last axis as colour
+    by default) gave (M, N, 3) labels of a 3-slice volume in silence."""
+    import warnings
+
+    image = np.zeros((40, 50, 3))
+    image[:, 25:] = (1.0, 0.5, 0.0)
+    with pytest.warns(UserWarning, match=r"shape \(40, 50, 3\).*pass channel_axis=-1") as record:
+        labels = specseg.segment(image, 2)
+    assert labels.shape == (40, 50, 3)  # what was asked for, once warned
+    assert record[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        specseg.segment(image, 2, channel_axis=-1)
+        specseg.segment(np.zeros((10, 10, 10)), 1)

@@ -223,6 +223,8 @@ def segment(
     check_option("assignment method", assign, ASSIGN_METHODS)
     check_option("colour space", colour_space, COLOUR_SPACES)
     rng = check_random_state(random_state)
+    if mode != "contours":  # that mode refuses volumes, saying the same
+        _warn_if_colour_read_as_slices(image, channel_axis)
     # NaN/inf (no data) outside the mask: filled in a copy, so that no statistic sees them
     image = fill_no_data(image, mask, channel_axis)
     # a constant image has no boundary to cut: "auto" gives one segment per
@@ -533,6 +535,28 @@ def _auto_mode(image, mask, channel_axis):
         if not _constant_inside(image, mask, channel_axis):
             return "contours"
     return "regions"
+
+
+def _warn_if_colour_read_as_slices(image, channel_axis):
+    """Warn when an ``(M, N, 3)`` or ``(M, N, 4)`` image without ``channel_axis``
+    is about to be segmented as a volume of 3 or 4 slices.
+
+    scikit-image's segmentation functions take the last axis as colour by
+    default; here ``channel_axis=None`` means grey, so an RGB photograph
+    would come back as 3-D labels, one label volume over its colour planes.
+    """
+    if channel_axis is not None:
+        return
+    shape = np.shape(image)
+    if len(shape) == 3 and shape[-1] in (3, 4) and min(shape[:2]) > shape[-1]:
+        import warnings
+
+        warnings.warn(
+            f"image of shape {shape} with channel_axis=None is segmented as a volume of "
+            f"{shape[-1]} slices (labels of shape {shape}); if its last axis holds colour "
+            "channels (RGB), pass channel_axis=-1 (--channel-axis -1).",
+            UserWarning, stacklevel=3,
+        )
 
 
 def _constant_inside(image, mask, channel_axis):
