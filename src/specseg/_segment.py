@@ -148,7 +148,9 @@ def segment(
         Called as ``progress(stage, fraction)`` when a stage starts
         (``fraction=0.0``) and ends (``1.0``); stages are "graph", "embedding",
         "assignment" and "refinement", then "merging" and "boundaries" in the
-        region mode; "hierarchy" and "cut" in the contour mode. For progress
+        region mode; "hierarchy" and "cut" in the contour mode (between
+        "downsampling" and "boundaries" for a frame above
+        ``CONTOURS_MAX_PIXELS``, averaged over blocks). For progress
         bars and logging.
     return_info : bool, optional
         Also return a dict describing the run: ``mode`` (the mode used),
