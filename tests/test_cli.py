@@ -734,3 +734,22 @@ def test_spacing_of_an_anisotropic_volume(tmp_path):
     result = CliRunner().invoke(main, ["segment", str(tmp_path / "v.npy"), "--spacing", "5,1",
                                        "-o", str(tmp_path / "w.tif")])
     assert result.exit_code == 1 and "spacing has 2 values" in result.output
+
+
+@pytest.mark.parametrize("args", [["--mode", "contours"], ["--ucm", "u.png"]])
+def test_contour_mode_errors_name_the_command_line_option(tmp_path, monkeypatch, args):
+    """The contour mode's errors named only the Python call (mode='pixels')."""
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(blocks((6, 8))).save("tiny.png")
+    result = run("segment", "tiny.png", "-k", "auto", "-o", "l.tif", *args)
+    assert result.exit_code == 1 and "at least 9 x 9" in result.stderr
+    assert "(--mode pixels)" in result.stderr
+
+
+def test_too_many_segments_for_the_contour_hierarchy_names_the_option(tmp_path):
+    image = np.zeros((48, 48), dtype=np.uint8)
+    image[:, 24:] = 200
+    path = tmp_path / "halves.png"
+    Image.fromarray(image).save(path)
+    result = run("segment", path, "-k", 500, "--mode", "contours", "-o", tmp_path / "l.tif")
+    assert result.exit_code == 1 and "(--mode regions)" in result.stderr

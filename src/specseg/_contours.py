@@ -90,6 +90,9 @@ def oriented(strength, angle, n_orient=8):
 #: Weight of the spectral boundaries (normalised by their maximum) against the
 #: local ones in the combined map (tuned on BSDS500 val).
 SPECTRAL_WEIGHT = 0.5
+#: A local boundary map whose values span at most this is flat (a constant
+#: image): it is not globalized.
+FLAT_STRENGTH = 1e-6
 
 
 def boundary_map(image, *, globalization=True, random_state=None, timings=None, maps=None):
@@ -110,8 +113,12 @@ def boundary_map(image, *, globalization=True, random_state=None, timings=None, 
         timings["local"] = time.perf_counter() - clock
     if globalization:
         clock = time.perf_counter()
-        spectral = spectral_boundaries(strength, random_state=random_state)
-        peak = float(spectral.max())
+        # A flat local map (a constant image) has no boundary to globalize: the
+        # eigenvectors of its uniform graph are smooth waves, whose gradients,
+        # scaled to their peak, would draw boundaries of strength 0.5.
+        flat = float(strength.max() - strength.min()) <= FLAT_STRENGTH
+        spectral = 0.0 if flat else spectral_boundaries(strength, random_state=random_state)
+        peak = float(np.max(spectral))
         if peak > 0:
             strength = (1.0 - SPECTRAL_WEIGHT) * strength + SPECTRAL_WEIGHT * (spectral / peak)
         if timings is not None:
@@ -124,18 +131,42 @@ def boundary_map(image, *, globalization=True, random_state=None, timings=None, 
 MIN_SIDE = 9
 
 
-def _check_2d(image, channel_axis):
+def _check_2d(image, channel_axis, *, stacklevel=3):
+    """A 2-D image of at least ``MIN_SIDE`` pixels a side, ``(M, N, C)`` float64.
+
+    Warns (``stacklevel`` as for :func:`warnings.warn`, from this function)
+    when ``C`` is neither 1 nor 3: the cues average the channels into grey.
+    """
     image = check_image(image, channel_axis=channel_axis)
     if image.ndim != 3:
+        hint = ""
+        if channel_axis is None and image.shape[-2] in (3, 4):
+            hint = (f" An image of shape {image.shape[:-1]} with channel_axis=None is read "
+                    f"as {image.shape[-2]} slices; if its last axis holds colour channels "
+                    "(RGB), pass channel_axis=-1.")
         raise ValueError(
-            f"contours work on 2-D images; got {image.ndim - 1} spatial dimensions. "
+            f"contours work on 2-D images; got {image.ndim - 1} spatial dimensions.{hint} "
             "Segment volumes with specseg.segment(volume, k, mode='regions')."
+        )
+    n_channels = image.shape[-1]
+    if n_channels not in (1, 3):
+        import warnings
+
+        alpha = (" For an RGBA image pass image[..., :3], and mask=image[..., 3] > 0 to "
+                 "leave its transparent pixels out." if n_channels == 4 else "")
+        warnings.warn(
+            f"the contour cues read a grey (1 channel) or colour (3 channels, RGB) image; "
+            f"this one has {n_channels} channels, which are averaged into one grey channel, "
+            f"so colour differences are lost.{alpha} mode='regions' compares any number "
+            "of channels.",
+            UserWarning, stacklevel=stacklevel,
         )
     if min(image.shape[:2]) < MIN_SIDE:
         raise ValueError(
             f"contours need an image of at least {MIN_SIDE} x {MIN_SIDE} pixels (their "
             f"coarsest cues pool 8 x 8 blocks); got {image.shape[0]} x {image.shape[1]}. "
-            "Segment small images with specseg.segment(image, k, mode='pixels')."
+            "Segment small images with specseg.segment(image, k, mode='pixels') "
+            "(--mode pixels)."
         )
     return image
 
@@ -146,9 +177,14 @@ def contours(image, *, channel_axis=None, globalization=True, random_state=None)
     Parameters
     ----------
     image : (M, N[, C]) array_like
-        Grey or colour (RGB) image of any real dtype.
+        Grey or colour (RGB) image of any real dtype, at least 9 x 9 pixels.
+        Values are divided by the image's maximum (after shifting a negative
+        minimum to 0), so uint8, uint16 and float copies of one picture agree.
+        Other channel counts than 1 and 3 (e.g. RGBA) are averaged into grey,
+        with a warning.
     channel_axis : int, optional
-        Axis holding the colour channels; None for a grey image.
+        Axis holding the colour channels; None (the default, unlike
+        scikit-image's) for a grey image: pass -1 for an (M, N, 3) RGB image.
     globalization : bool, optional
         Combine the local cues with their spectral globalization (see the
         module notes); False gives the local cues alone (faster).

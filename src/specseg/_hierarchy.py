@@ -272,11 +272,16 @@ def hierarchy(image, *, mask=None, channel_axis=None, globalization=True, mergin
     Parameters
     ----------
     image : (M, N[, C]) array_like
-        Grey or colour (RGB) image of any real dtype.
+        Grey or colour (RGB) image of any real dtype, at least 9 x 9 pixels.
+        Values are divided by the image's maximum (after shifting a negative
+        minimum to 0), so uint8, uint16 and float copies of one picture agree.
+        Other channel counts than 1 and 3 (e.g. RGBA) are averaged into grey,
+        with a warning.
     mask : (M, N) array_like of bool, optional
         Pixels to segment (nonzero = inside); the others get label -1.
     channel_axis : int, optional
-        Axis holding the colour channels; None for a grey image.
+        Axis holding the colour channels; None (the default, unlike
+        scikit-image's) for a grey image: pass -1 for an (M, N, 3) RGB image.
     globalization : bool, optional
         Use the spectral globalization of the local cues (see
         :func:`specseg.contours`); False is faster and coarser.
@@ -315,8 +320,6 @@ def hierarchy(image, *, mask=None, channel_axis=None, globalization=True, mergin
     >>> labels.shape, int(labels.max()), bool((labels[:, :28] == 0).all())
     ((40, 60), 1, True)
     """
-    import time
-
     from ._contours import _check_2d
     from ._validation import check_random_state, fill_no_data
 
@@ -324,10 +327,21 @@ def hierarchy(image, *, mask=None, channel_axis=None, globalization=True, mergin
     image = _check_2d(fill_no_data(image, mask, channel_axis), channel_axis)
     mask = check_mask(mask, image.shape[:-1])
     rng = check_random_state(random_state)
+    result, info = _photo_hierarchy(image, mask=mask, globalization=globalization,
+                                    merging=merging, random_state=rng)
+    if return_info:
+        return result, info
+    return result
+
+
+def _photo_hierarchy(image, *, mask, globalization, merging, random_state):
+    """:func:`hierarchy` of a validated ``(M, N, C)`` image and mask: ``(h, info)``."""
+    import time
+
     info = {}
     start = time.perf_counter()
     result, strength, maps = _contour_hierarchy(image, mask=mask, globalization=globalization,
-                                                random_state=rng, timings=info)
+                                                random_state=random_state, timings=info)
     info["n_basins"] = result.n_leaves
     if merging:
         clock = time.perf_counter()
@@ -335,9 +349,7 @@ def hierarchy(image, *, mask=None, channel_axis=None, globalization=True, mergin
         info["merging"] = time.perf_counter() - clock
     info["total"] = time.perf_counter() - start
     info["n_leaves"] = result.n_leaves
-    if return_info:
-        return result, info
-    return result
+    return result, info
 
 
 def _contour_hierarchy(image, *, mask, globalization, random_state, timings):

@@ -185,10 +185,13 @@ CONTOUR_BYTES_PER_PIXEL = 950
 def _contour_stage_peaks(spatial, channels, dtype):
     """Peaks of the "contours" mode: the hierarchy at its working size, then the
     full-size float64 image, its features and the labels brought back."""
-    from ._segment import CONTOURS_MAX_PIXELS
+    from ._segment import CONTOURS_MAX_PIXELS, _contours_factor
 
     n_pixels = int(np.prod(spatial))
-    work = min(n_pixels, CONTOURS_MAX_PIXELS)
+    factor = _contours_factor(spatial)
+    # more than CONTOURS_MAX_PIXELS for a long strip, which keeps its short side
+    work = min(n_pixels, max(CONTOURS_MAX_PIXELS, int(np.prod([-(-n // factor)
+                                                                for n in spatial]))))
     copy = 0 if np.dtype(dtype) == np.float64 else 8 * channels * n_pixels
     full = copy + n_pixels * (8 * 3 + 8 * 3) if n_pixels > CONTOURS_MAX_PIXELS else copy
     return {"hierarchy": copy + CONTOUR_BYTES_PER_PIXEL * work, "boundaries": full}

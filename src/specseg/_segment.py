@@ -26,7 +26,6 @@ from ._regions import (
     snap_boundaries,
 )
 from ._validation import (
-    check_image,
     check_mask,
     check_n_segments,
     check_option,
@@ -115,8 +114,9 @@ def segment(
         which the image varies by its noise alone (the mask's shape is what
         there is to segment, as in the seed example), "contours" for 2-D
         frames with little pixel noise (photographs, see :func:`noise_level`
-        and ``AUTO_CONTOURS_MAX_NOISE``), and "regions" otherwise (noisy
-        frames, volumes).
+        and ``AUTO_CONTOURS_MAX_NOISE``; "pixels" for such frames under 9
+        pixels a side, too thin for the contour cues), and "regions"
+        otherwise (noisy frames, volumes).
     mask : (M, N[, P]) array_like of bool, optional
         Pixels to segment (nonzero = inside). Pixels outside get label -1. They
         may be NaN or inf (no data, e.g. ``mask=np.isfinite(image)``): such
@@ -152,7 +152,9 @@ def segment(
         Called as ``progress(stage, fraction)`` when a stage starts
         (``fraction=0.0``) and ends (``1.0``); stages are "graph", "embedding",
         "assignment" and "refinement", then "merging" and "boundaries" in the
-        region mode; "hierarchy" and "cut" in the contour mode. For progress
+        region mode; "hierarchy" and "cut" in the contour mode (between
+        "downsampling" and "boundaries" for a frame above
+        ``CONTOURS_MAX_PIXELS``, averaged over blocks). For progress
         bars and logging.
     return_info : bool, optional
         Also return a dict describing the run: ``mode`` (the mode used),
@@ -162,7 +164,9 @@ def segment(
         ``timings`` (seconds per stage). The "contours" mode gives ``mode``,
         ``n_segments``, ``threshold`` (None for a cut by number), ``n_nodes``
         (leaf regions), ``n_components``, ``hierarchy`` (the
-        :class:`Hierarchy`, to cut again) and ``timings``.
+        :class:`Hierarchy`, to cut again; above ``CONTOURS_MAX_PIXELS`` it is
+        the hierarchy of the frame averaged over blocks, so its cuts and its
+        ``ucm`` are smaller than the image) and ``timings``.
     check_memory : bool, optional
         Before anything large is allocated, compare :func:`estimate_memory` with
         the memory available and raise :class:`MemoryError` if the job would not
@@ -225,11 +229,14 @@ def segment(
     check_option("assignment method", assign, ASSIGN_METHODS)
     check_option("colour space", colour_space, COLOUR_SPACES)
     rng = check_random_state(random_state)
+    if mode != "contours":  # that mode refuses volumes, saying the same
+        _warn_if_colour_read_as_slices(image, channel_axis)
     # NaN/inf (no data) outside the mask: filled in a copy, so that no statistic sees them
     image = fill_no_data(image, mask, channel_axis)
     # a constant image has no boundary to cut: "auto" gives one segment per
     # connected part (the eigengap of a uniform graph would pick some k > 1)
     constant = n_segments == "auto" and _constant_inside(image, mask, channel_axis)
+    asked_mode = mode
     if mode == "auto":
         mode = _auto_mode(image, mask, channel_axis)
     if threshold is not None:
@@ -237,8 +244,12 @@ def segment(
 
         threshold = _check_threshold(threshold)  # before any work
     if threshold is not None and mode != "contours":
+        chosen = (f"; mode='auto' chose {mode!r} for this image (small, noisy, a volume or "
+                  "a mask over flat intensities): pass mode='contours' to cut the hierarchy"
+                  if asked_mode == "auto" else "")
         raise ValueError(
-            f"threshold= cuts the contour hierarchy; it needs mode='contours', not {mode!r}."
+            f"threshold= cuts the contour hierarchy; it needs mode='contours', not "
+            f"{mode!r}{chosen}."
         )
     if mode == "contours":
         if check_memory:
@@ -323,28 +334,33 @@ def segment(
 def _segment_contours(image, n_segments, *, mask, channel_axis, threshold, rng, progress,
                       return_info):
     """The "contours" mode: one level of the photograph hierarchy."""
-    from ._hierarchy import hierarchy
+    from ._contours import _check_2d
+    from ._hierarchy import _photo_hierarchy
 
     if threshold is not None and n_segments not in (None, "auto"):
         raise ValueError(
-            f"threshold={threshold} and n_segments={n_segments} both choose the level; pass "
-            "n_segments='auto' with a threshold, e.g. "
-            "segment(image, 'auto', mode='contours', threshold=0.3)."
+            f"threshold={threshold} and n_segments={n_segments} both choose the level "
+            "(n_segments is 8 unless given); pass n_segments='auto' with a threshold, e.g. "
+            f"segment(image, 'auto', mode='contours', threshold={threshold})."
         )
     stages = _StageClock(progress)
-    image = check_image(image, channel_axis=channel_axis)
+    # 2-D, large enough, 1 or 3 channels (else a warning); says so before any work
+    image = _check_2d(image, channel_axis, stacklevel=4)
     mask = check_mask(mask, image.shape[:-1])
     full_shape = image.shape[:-1]
-    factor = _block_factor(full_shape, CONTOURS_MAX_PIXELS)
+    factor = _contours_factor(full_shape)
     work_image, work_mask = image, mask
     if factor > 1:
         with stages("downsampling"):
             work_image = block_reduce(image, factor, np.mean)
             if mask is not None:
-                work_mask = block_reduce(mask.astype(np.float32), factor, np.mean) > 0.5
+                share = block_reduce(mask.astype(np.float32), factor, np.mean)
+                work_mask = share > 0.5
+                if not work_mask.any():  # a thin mask (a line, a comb): no block is
+                    work_mask = share > 0  # mostly inside; take the blocks it touches
     with stages("hierarchy"):
-        h, timings = hierarchy(work_image, mask=work_mask, channel_axis=-1, random_state=rng,
-                               return_info=True)
+        h, timings = _photo_hierarchy(work_image, mask=work_mask, globalization=True,
+                                      merging=True, random_state=rng)
     with stages("cut"):
         if n_segments == "auto" or n_segments is None:
             cut_at = AUTO_THRESHOLD if threshold is None else threshold
@@ -355,7 +371,7 @@ def _segment_contours(image, n_segments, *, mask, channel_axis, threshold, rng, 
                 raise ValueError(
                     f"n_segments={n_segments} is more than the {h.n_leaves} finest regions "
                     "of this image's contour hierarchy; ask for at most that many, or use "
-                    "mode='regions' for finer segmentations."
+                    "mode='regions' (--mode regions) for finer segmentations."
                 )
             if n_segments < h.n_roots:
                 raise ValueError(
@@ -387,6 +403,21 @@ def _segment_contours(image, n_segments, *, mask, channel_axis, threshold, rng, 
     return labels, info
 
 
+def _contours_factor(shape):
+    """Block side of the "contours" mode's working frame.
+
+    The smallest that brings ``shape`` to ``CONTOURS_MAX_PIXELS`` pixels, but
+    never one that leaves a side shorter than the cues' ``MIN_SIDE``: a long
+    strip (12 x 100000) is worked on at a larger size rather than refused.
+    """
+    from ._contours import MIN_SIDE
+
+    factor = _block_factor(shape, CONTOURS_MAX_PIXELS)
+    while factor > 1 and min(-(-n // factor) for n in shape) < MIN_SIDE:
+        factor -= 1
+    return factor
+
+
 def _block_factor(shape, max_pixels):
     """The smallest integer block side that brings ``shape`` to ``max_pixels``."""
     n_pixels = int(np.prod(shape))
@@ -394,6 +425,62 @@ def _block_factor(shape, max_pixels):
     while n_pixels / factor**2 > max_pixels:
         factor += 1
     return factor
+
+
+def contour_map(h, shape):
+    """The ultrametric contour map of a "contours"-mode hierarchy at the image's shape.
+
+    A frame larger than ``CONTOURS_MAX_PIXELS`` is segmented averaged over
+    blocks, so its hierarchy, and ``h.ucm``, are smaller than the image. This
+    spreads the map back: the height between two blocks goes to the last row
+    (or column) of pixels of the first block, so that, as for ``h.ucm``, a
+    pixel holds the height that separates it from its lower or right
+    neighbour, and ``contour_map(h, shape) > t`` marks the boundaries of
+    ``h.cut(threshold=t)`` brought to full resolution by repeating each block.
+
+    Parameters
+    ----------
+    h : Hierarchy
+        ``info["hierarchy"]`` of :func:`segment` in the "contours" mode.
+    shape : tuple of int
+        The image's spatial shape (that of the labels).
+
+    Returns
+    -------
+    ucm : ndarray of float64
+        ``shape``-shaped; ``h.ucm`` itself when the frame was not averaged down.
+
+    Examples
+    --------
+    >>> from specseg._hierarchy import ultrametric_hierarchy
+    >>> boundary = np.zeros((2, 4))
+    >>> boundary[:, 2] = 0.5
+    >>> h = ultrametric_hierarchy(boundary)  # as of a (4, 8) frame averaged 2 x 2
+    >>> h.ucm[0]
+    array([0. , 0. , 0.5, 0. ])
+    >>> contour_map(h, (4, 8))[0]
+    array([0. , 0. , 0. , 0. , 0. , 0.5, 0. , 0. ])
+    """
+    shape = tuple(shape)
+    if h.shape == shape:
+        return h.ucm
+    factor = max(-(-n // m) for n, m in zip(shape, h.shape, strict=True)) if len(
+        shape) == len(h.shape) else 0
+    if factor < 2 or tuple(-(-n // factor) for n in shape) != h.shape:
+        raise ValueError(
+            f"this hierarchy, of shape {h.shape}, is not of an image of shape {shape} "
+            "averaged over blocks; pass the shape of the image it was made from."
+        )
+    vertical, horizontal = h._pair_heights  # pairs along rows, along columns
+    rows, cols = np.arange(shape[0]), np.arange(shape[1])
+    out = np.zeros(shape)
+    # a pixel whose lower (right) neighbour lies in the next block
+    edge_rows = rows[((rows + 1) % factor == 0) & (rows + 1 < shape[0])]
+    edge_cols = cols[((cols + 1) % factor == 0) & (cols + 1 < shape[1])]
+    out[edge_rows, :] = vertical[np.ix_(edge_rows // factor, cols // factor)]
+    out[:, edge_cols] = np.maximum(out[:, edge_cols],
+                                   horizontal[np.ix_(rows // factor, edge_cols // factor)])
+    return out
 
 
 def _upsample_labels(labels, factor, shape, mask):
@@ -442,9 +529,40 @@ def _auto_mode(image, mask, channel_axis):
             return "pixels"
     elif int(np.prod(shape)) < AUTO_REGIONS_MIN_PIXELS:
         return "pixels"
+    from ._contours import MIN_SIDE
+
     if len(shape) == 2 and noise_level(image, channel_axis) <= AUTO_CONTOURS_MAX_NOISE:
-        return "contours"
+        # the contour cues need 9 pixels a side; superpixels cannot follow
+        # anything in a thinner strip either, the pixel graph of a strip is cheap
+        if min(shape) < MIN_SIDE:
+            return "pixels"
+        # a constant frame has no contour: its hierarchy is one region, which a
+        # number of segments asked for could not split (the graph modes can)
+        if not _constant_inside(image, mask, channel_axis):
+            return "contours"
     return "regions"
+
+
+def _warn_if_colour_read_as_slices(image, channel_axis):
+    """Warn when an ``(M, N, 3)`` or ``(M, N, 4)`` image without ``channel_axis``
+    is about to be segmented as a volume of 3 or 4 slices.
+
+    scikit-image's segmentation functions take the last axis as colour by
+    default; here ``channel_axis=None`` means grey, so an RGB photograph
+    would come back as 3-D labels, one label volume over its colour planes.
+    """
+    if channel_axis is not None:
+        return
+    shape = np.shape(image)
+    if len(shape) == 3 and shape[-1] in (3, 4) and min(shape[:2]) > shape[-1]:
+        import warnings
+
+        warnings.warn(
+            f"image of shape {shape} with channel_axis=None is segmented as a volume of "
+            f"{shape[-1]} slices (labels of shape {shape}); if its last axis holds colour "
+            "channels (RGB), pass channel_axis=-1 (--channel-axis -1).",
+            UserWarning, stacklevel=3,
+        )
 
 
 def _constant_inside(image, mask, channel_axis):

@@ -730,7 +730,7 @@ def _write_outputs(outputs, image, labels, *, overwrite, hierarchy=None):
     if "labels" in outputs:
         write_labels(outputs["labels"], labels, overwrite=overwrite)
     if "ucm" in outputs:
-        _write_ucm(outputs["ucm"], hierarchy, overwrite=overwrite)
+        _write_ucm(outputs["ucm"], hierarchy, labels.shape, overwrite=overwrite)
     if "overlay" in outputs or "figure" in outputs:
         picture, picture_labels = _middle_slice(image, labels)
     if "overlay" in outputs:
@@ -758,10 +758,16 @@ def _write_outputs(outputs, image, labels, *, overwrite, hierarchy=None):
             plt.close(fig)
 
 
-def _write_ucm(path, hierarchy, *, overwrite):
-    """The ultrametric contour map as a 16-bit image (strength x 65535)."""
+def _write_ucm(path, hierarchy, shape, *, overwrite):
+    """The ultrametric contour map as a 16-bit image (strength x 65535) of ``shape``.
+
+    A frame segmented averaged over blocks (above ``CONTOURS_MAX_PIXELS``)
+    has a smaller hierarchy; its map is spread back to the image's shape
+    (:func:`specseg._segment.contour_map`).
+    """
     import numpy as np
 
+    from ._segment import contour_map
     from .io import atomic_output
 
     if hierarchy is None:  # pragma: no cover - the command forces the contours mode
@@ -770,7 +776,7 @@ def _write_ucm(path, hierarchy, *, overwrite):
     suffix = path.suffix.lower()
     if suffix not in UCM_SUFFIXES:
         raise ValueError(f"--ucm {path}: write the contour map as .png, .tif or .tiff")
-    ucm = np.round(np.clip(hierarchy.ucm, 0, 1) * 65535).astype(np.uint16)
+    ucm = np.round(np.clip(contour_map(hierarchy, shape), 0, 1) * 65535).astype(np.uint16)
     with atomic_output(path, overwrite=overwrite) as tmp:
         if suffix == ".png":
             from PIL import Image
