@@ -235,10 +235,10 @@ def segment(
     image = fill_no_data(image, mask, channel_axis)
     # a constant image has no boundary to cut: "auto" gives one segment per
     # connected part (the eigengap of a uniform graph would pick some k > 1)
-    constant = n_segments == "auto" and _constant_inside(image, mask, channel_axis)
+    constant = _constant_inside(image, mask, channel_axis) if n_segments == "auto" else None
     asked_mode = mode
     if mode == "auto":
-        mode = _auto_mode(image, mask, channel_axis)
+        mode = _auto_mode(image, mask, channel_axis, constant=constant)
     if threshold is not None:
         from ._hierarchy import _check_threshold
 
@@ -294,7 +294,7 @@ def segment(
                 "n_regions=, or use mode='pixels' (--mode pixels)."
             )
         n_segments = check_n_segments(n_segments, graph.n_nodes, allow_auto=True)
-        if constant:
+        if constant and n_segments == "auto":
             n_segments = int(csgraph.connected_components(graph.affinity, directed=False)[0])
         n_vectors = AUTO_MAX_SEGMENTS + 1 if n_segments == "auto" else n_segments
         with prefaulted(_touched_bytes(graph.affinity, n_vectors, solver)):
@@ -504,9 +504,10 @@ def _snap(features, labels, graph, noise):
     return snap_boundaries(features, labels, width=int(np.ceil(side / 2)), noise=noise)
 
 
-def _auto_mode(image, mask, channel_axis):
+def _auto_mode(image, mask, channel_axis, *, constant=None):
     """"pixels" for small inputs and for masks over flat intensities; "contours"
-    for clean 2-D frames (photographs); "regions" for noisy frames and volumes."""
+    for clean 2-D frames (photographs); "regions" for noisy frames and volumes.
+    ``constant``: :func:`_constant_inside` of the image, if the caller has it."""
     dtype = np.asarray(image).dtype
     if dtype.kind not in "biuf":  # complex, object, strings, dates
         return "pixels"  # the graph builder refuses it, naming the fix
@@ -538,7 +539,9 @@ def _auto_mode(image, mask, channel_axis):
             return "pixels"
         # a constant frame has no contour: its hierarchy is one region, which a
         # number of segments asked for could not split (the graph modes can)
-        if not _constant_inside(image, mask, channel_axis):
+        if constant is None:
+            constant = _constant_inside(image, mask, channel_axis)
+        if not constant:
             return "contours"
     return "regions"
 
